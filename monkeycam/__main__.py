@@ -1,0 +1,3 @@
+from monkeycam.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``monkeycam`` command (argument parsing and reporting only)."""

@@ -1,0 +1,1 @@
+"""monkeycam engine (see README)."""

@@ -1,0 +1,1 @@
+"""monkeycam gui (see README)."""

@@ -1,0 +1,140 @@
+"""Dense motion network M (paper Sec. 3.3): keypoint motion -> optical flow.
+
+M receives, for each keypoint slot k (slot 0 is the static background), the difference of
+the Gaussian encodings of driving and source keypoints and a copy of the source shifted by
+the keypoint's translation. It predicts K + 1 part masks (softmax over slots, Eq. 4) and a
+residual flow. The coarse flow is the mask-weighted sum of per-part translations; the
+sampling grid is identity + coarse + residual.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import Hourglass, SameBlock2d
+from .config import ModelConfig
+from .keypoints import Keypoints, identity_grid, keypoints_to_gaussians, normalise_heatmap, warp
+
+
+class DenseMotion(NamedTuple):
+    """Output of the dense motion network at its working size (h, w).
+
+    Attributes:
+        grid: (B, h, w, 2) sampling grid in [-1, 1] coordinates (identity + flow).
+        masks: (B, K + 1, h, w) part masks summing to 1 over slots, or None ("No F_coarse").
+        residual: (B, 2, h, w) residual flow, or None ("No F_residual").
+    """
+
+    grid: torch.Tensor
+    masks: torch.Tensor | None
+    residual: torch.Tensor | None
+
+
+class DenseMotionNetwork(nn.Module):
+    """(source at working size, source keypoints, driving keypoints) -> :class:`DenseMotion`."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        cfg = config.dense_motion
+        self.num_kp = config.num_kp
+        self.heatmap_norm = config.heatmap_norm
+        self.use_difference = cfg.use_keypoint_difference
+        self.use_source = config.ablation.source_in_dense_motion
+        self.use_mask = config.ablation.coarse_flow
+        self.use_residual = config.ablation.residual_flow
+        slots = config.num_kp + 1
+        per_slot = 1 + 2 * self.use_difference + config.num_channels * self.use_source
+        in_features = slots * per_slot
+        self.group_blocks = nn.ModuleList(
+            [SameBlock2d(in_features, in_features, groups=slots) for _ in range(cfg.num_group_blocks)]
+        )
+        out_features = slots * self.use_mask + 2 * self.use_residual
+        self.hourglass = Hourglass(cfg.block_expansion, in_features, out_features, cfg.num_blocks, cfg.max_features)
+        self._init_last_conv(cfg.bg_init)
+
+    def _init_last_conv(self, bg_init: float) -> None:
+        """Zero weights and a bias favouring the background mask: M starts as "no motion"."""
+        conv = self.hourglass.decoder.conv
+        bias = [bg_init] + [0.0] * self.num_kp if self.use_mask else []
+        bias += [0.0, 0.0] if self.use_residual else []
+        with torch.no_grad():
+            conv.weight.zero_()
+            conv.bias.copy_(torch.tensor(bias))
+
+    def source_heatmap(self, kp_source: Keypoints, height: int, width: int) -> torch.Tensor:
+        """Normalised source Gaussians (B, K, h, w): depends on the source only (cacheable)."""
+        return normalise_heatmap(keypoints_to_gaussians(kp_source, height, width), self.heatmap_norm)
+
+    def forward(
+        self,
+        source: torch.Tensor,
+        kp_source: Keypoints,
+        kp_driving: Keypoints,
+        source_heatmap: torch.Tensor | None = None,
+    ) -> DenseMotion:
+        """Predict the flow.
+
+        Args:
+            source: (B, C, h, w) source image in [0, 1], already at the working size.
+            kp_source, kp_driving: keypoints (means in [-1, 1]).
+            source_heatmap: optional cached :meth:`source_heatmap` for this source.
+        """
+        batch, _, height, width = source.shape
+        shifts = self._shifts(kp_source, kp_driving)  # (B, K + 1, 2)
+        inputs = self._slot_inputs(source, kp_source, kp_driving, shifts, source_heatmap)
+        for block in self.group_blocks:
+            inputs = block(inputs)
+        prediction = self.hourglass(inputs)
+
+        flow = torch.zeros(batch, 2, height, width, device=source.device, dtype=prediction.dtype)
+        masks = residual = None
+        if self.use_mask:
+            masks = F.softmax(prediction[:, : self.num_kp + 1].float(), dim=1).to(prediction.dtype)
+            flow = flow + torch.einsum("bkhw,bkc->bchw", masks, shifts.to(masks.dtype))
+        if self.use_residual:
+            residual = prediction[:, -2:]
+            flow = flow + residual
+        grid = identity_grid(batch, height, width, source.device, flow.dtype) + flow.permute(0, 2, 3, 1)
+        return DenseMotion(grid, masks, residual)
+
+    def _shifts(self, kp_source: Keypoints, kp_driving: Keypoints) -> torch.Tensor:
+        """Per-slot translations (B, K + 1, 2): mean_source - mean_driving, 0 for background."""
+        shifts = kp_source.mean - kp_driving.mean
+        return torch.cat([torch.zeros_like(shifts[:, :1]), shifts], dim=1)
+
+    def _slot_inputs(
+        self,
+        source: torch.Tensor,
+        kp_source: Keypoints,
+        kp_driving: Keypoints,
+        shifts: torch.Tensor,
+        source_heatmap: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Stack per-slot inputs into (B, (K + 1) * per_slot, h, w), slot by slot."""
+        batch, channels, height, width = source.shape
+        slots = self.num_kp + 1
+        if source_heatmap is None:
+            source_heatmap = self.source_heatmap(kp_source, height, width)
+        driving_heatmap = normalise_heatmap(keypoints_to_gaussians(kp_driving, height, width), self.heatmap_norm)
+        difference = driving_heatmap - source_heatmap
+        difference = torch.cat([torch.zeros_like(difference[:, :1]), difference], dim=1)
+        parts = [difference.unsqueeze(2).to(source.dtype)]  # (B, K + 1, 1, h, w)
+        if self.use_difference:
+            parts.append(shifts[..., None, None].expand(-1, -1, -1, height, width).to(source.dtype))
+        if self.use_source:
+            parts.append(self._shifted_sources(source, shifts))
+        return torch.cat(parts, dim=2).reshape(batch, -1, height, width)
+
+    @staticmethod
+    def _shifted_sources(source: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+        """The source sampled at z + shift_k for every slot: (B, K + 1, C, h, w)."""
+        batch, channels, height, width = source.shape
+        slots = shifts.shape[1]
+        grid = identity_grid(batch, height, width, source.device, source.dtype).unsqueeze(1)
+        grid = (grid + shifts[:, :, None, None, :].to(source.dtype)).reshape(batch * slots, height, width, 2)
+        repeated = source.unsqueeze(1).expand(-1, slots, -1, -1, -1).reshape(batch * slots, channels, height, width)
+        return warp(repeated, grid).reshape(batch, slots, channels, height, width)

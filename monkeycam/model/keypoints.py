@@ -1,0 +1,134 @@
+"""Keypoint math: coordinate grids, heatmap -> Gaussian fit (Eq. 1), Gaussian encoding (Eq. 2).
+
+Coordinates are in [-1, 1], x first then y, with -1 and 1 on the centres of the first and
+last pixels (the convention of ``grid_sample(..., align_corners=True)``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Union
+
+import torch
+import torch.nn.functional as F
+
+
+class Keypoints(NamedTuple):
+    """K keypoints per image.
+
+    Attributes:
+        mean: (B, K, 2) positions (x, y) in [-1, 1].
+        covar: (B, K, 2, 2) symmetric positive-definite covariances.
+    """
+
+    mean: torch.Tensor
+    covar: torch.Tensor
+
+    def detach(self) -> "Keypoints":
+        return Keypoints(self.mean.detach(), self.covar.detach())
+
+    def to(self, *args, **kwargs) -> "Keypoints":
+        return Keypoints(self.mean.to(*args, **kwargs), self.covar.to(*args, **kwargs))
+
+
+def coordinate_grid(height: int, width: int, device=None, dtype=None) -> torch.Tensor:
+    """(H, W, 2) grid of (x, y) pixel-centre coordinates in [-1, 1]."""
+    x = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype) if width > 1 else torch.zeros(1, device=device, dtype=dtype)
+    y = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype) if height > 1 else torch.zeros(1, device=device, dtype=dtype)
+    return torch.stack(torch.meshgrid(x, y, indexing="xy"), dim=-1)
+
+
+def identity_grid(batch: int, height: int, width: int, device=None, dtype=None) -> torch.Tensor:
+    """(B, H, W, 2) sampling grid that leaves an image unchanged under :func:`warp`."""
+    return coordinate_grid(height, width, device, dtype).unsqueeze(0).expand(batch, -1, -1, -1)
+
+
+def warp(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Sample (B, C, H, W) ``image`` at (B, h, w, 2) ``grid`` -> (B, C, h, w).
+
+    Bilinear, zeros outside, ``align_corners=True`` (the reference convention).
+    """
+    if grid.dtype != image.dtype:
+        grid = grid.to(image.dtype)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def smallest_singular_value(matrix: torch.Tensor) -> torch.Tensor:
+    """Smallest singular value of (..., 2, 2) matrices, in closed form -> (...)."""
+    a, b = matrix[..., 0, 0], matrix[..., 0, 1]
+    c, d = matrix[..., 1, 0], matrix[..., 1, 1]
+    s1 = a**2 + b**2 + c**2 + d**2
+    s2 = torch.sqrt((a**2 + b**2 - c**2 - d**2) ** 2 + 4 * (a * c + b * d) ** 2)
+    return torch.sqrt(((s1 - s2) / 2).clamp_min(0))
+
+
+def inverse_2x2(matrix: torch.Tensor) -> torch.Tensor:
+    """Closed-form inverse of (..., 2, 2) matrices."""
+    a, b = matrix[..., 0, 0], matrix[..., 0, 1]
+    c, d = matrix[..., 1, 0], matrix[..., 1, 1]
+    det = (a * d - b * c).unsqueeze(-1).unsqueeze(-1)
+    adjugate = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2)
+    return adjugate / det
+
+
+def heatmap_to_keypoints(heatmap: torch.Tensor, clip_variance: float | None) -> Keypoints:
+    """Fit a Gaussian to each normalised heatmap (paper Eq. 1).
+
+    Args:
+        heatmap: (B, K, H, W) probabilities, each map summing to 1.
+        clip_variance: covariances are rescaled so their smallest singular value is at
+            least this (None: no clipping).
+
+    Returns:
+        Keypoints with mean = sum p * z and covariance = sum p (z - mean)(z - mean)^T.
+    """
+    _, _, height, width = heatmap.shape
+    grid = coordinate_grid(height, width, heatmap.device, heatmap.dtype)  # (H, W, 2)
+    weights = heatmap.unsqueeze(-1) + 1e-7  # the reference adds this to keep covariances finite
+    mean = (weights * grid).sum(dim=(2, 3))  # (B, K, 2)
+    centred = grid - mean[:, :, None, None, :]  # (B, K, H, W, 2)
+    outer = centred.unsqueeze(-1) * centred.unsqueeze(-2)  # (B, K, H, W, 2, 2)
+    covar = (outer * weights.unsqueeze(-1)).sum(dim=(2, 3))
+    if clip_variance:
+        smallest = smallest_singular_value(covar)[..., None, None]
+        covar = torch.clamp(smallest, min=clip_variance) * covar / smallest
+    return Keypoints(mean, covar)
+
+
+def fixed_covariance(mean: torch.Tensor, variance: float) -> torch.Tensor:
+    """(B, K, 2, 2) covariances ``variance * I`` for (B, K, 2) means ("No Sigma_k")."""
+    eye = torch.eye(2, device=mean.device, dtype=mean.dtype)
+    return (variance * eye).expand(*mean.shape[:-1], 2, 2).clone()
+
+
+def keypoints_to_gaussians(kp: Keypoints, height: int, width: int) -> torch.Tensor:
+    """Encode keypoints as unnormalised Gaussians exp(-d^T inv(S) d / 2) (paper Eq. 2).
+
+    Returns:
+        (B, K, H, W) maps with peak value 1 at each keypoint mean.
+    """
+    grid = coordinate_grid(height, width, kp.mean.device, kp.mean.dtype)  # (H, W, 2)
+    diff = grid - kp.mean[:, :, None, None, :]  # (B, K, H, W, 2)
+    dx, dy = diff[..., 0], diff[..., 1]
+    precision = inverse_2x2(kp.covar)[:, :, None, None]  # (B, K, 1, 1, 2, 2)
+    mahalanobis = (
+        precision[..., 0, 0] * dx * dx
+        + (precision[..., 0, 1] + precision[..., 1, 0]) * dx * dy
+        + precision[..., 1, 1] * dy * dy
+    )
+    return torch.exp(-0.5 * mahalanobis)
+
+
+def normalise_heatmap(gaussians: torch.Tensor, norm: Union[float, str]) -> torch.Tensor:
+    """Divide (B, K, H, W) Gaussians by a constant, or by their spatial sum when norm == 'sum'."""
+    if norm == "sum":
+        return gaussians / gaussians.sum(dim=(2, 3), keepdim=True)
+    return gaussians / float(norm)
+
+
+def heatmap_difference(
+    kp_driving: Keypoints, kp_source: Keypoints, height: int, width: int, norm: Union[float, str]
+) -> torch.Tensor:
+    """Normalised Gaussian encoding of driving minus that of source: (B, K, H, W)."""
+    driving = normalise_heatmap(keypoints_to_gaussians(kp_driving, height, width), norm)
+    source = normalise_heatmap(keypoints_to_gaussians(kp_source, height, width), norm)
+    return driving - source

@@ -1,0 +1,1 @@
+"""Training and evaluating Monkey-Net on folders of videos (reached through the monkeycam command)."""
