@@ -1,0 +1,134 @@
+"""The engine boundary: plain data types and the protocol the GUI, the CLI and tests use.
+
+Nothing here imports torch, so the GUI can import this module. Frames are numpy arrays
+(H, W, 3) uint8 RGB. The real engine (:mod:`monkeycam.engine.engine`) and test fakes both
+implement :class:`AnimationEngine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
+BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Every user-facing engine option; CLI flags and GUI controls edit this same object.
+
+    Attributes:
+        checkpoint: model file; None means the shipped default for the device.
+        backend: "auto" picks the fastest backend that works here.
+        relative: relative motion transfer (Eq. 7); False is absolute.
+        adapt_scale: scale the motion by the keypoint convex-hull area ratio.
+        adapt_covariance: adapt covariances to the source (Sec. 3.6).
+        smoothing: One Euro filter strength on the driving keypoints, 0 (off) .. 1 (strong).
+        paste_back: paste the animated face back into the full portrait with a soft mask.
+        output_size: side of the square output frame in pixels (ignored with paste_back,
+            which keeps the portrait's size).
+        mirror: flip the driving frames horizontally (a webcam is usually mirrored).
+        crop_scale: the face crop is this many times the detected face size.
+    """
+
+    checkpoint: str | None = None
+    backend: str = "auto"
+    relative: bool = True
+    adapt_scale: bool = False
+    adapt_covariance: bool = False
+    smoothing: float = 0.5
+    paste_back: bool = False
+    output_size: int = 256
+    mirror: bool = False
+    crop_scale: float = 2.0
+
+    def updated(self, **changes: Any) -> "EngineSettings":
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"unknown engine setting(s): {', '.join(unknown)}")
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds spent per stage for one frame (0 when a stage did not run)."""
+
+    crop_ms: float = 0.0
+    keypoints_ms: float = 0.0
+    generator_ms: float = 0.0
+    paste_ms: float = 0.0
+    total_ms: float = 0.0
+    latency_ms: float = 0.0  # capture to output, set by the live pipeline
+
+
+@dataclass(frozen=True)
+class KeypointOverlay:
+    """Keypoints for drawing, in output-image pixels.
+
+    means: (K, 2) x, y; covariances: (K, 2, 2) in pixels^2.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnimatedFrame:
+    """One output of :meth:`AnimationEngine.process`.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB animated frame.
+        driving_box: the face crop in the driving frame as (x, y, size) pixels, or None.
+        face_found: whether a face was detected in the driving frame.
+        keypoints: the transferred keypoints drawn on ``image`` (for the overlay).
+        timings: per-stage milliseconds.
+    """
+
+    image: np.ndarray
+    driving_box: tuple[float, float, float] | None
+    face_found: bool
+    keypoints: KeypointOverlay | None
+    timings: StageTimings = field(default_factory=StageTimings)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What :meth:`AnimationEngine.set_source` found in a portrait.
+
+    face_box: (x, y, size) square crop in portrait pixels, or None when no face was found
+    (the whole image is used); crop: (S, S, 3) uint8 RGB crop the model animates;
+    cached: True when the source had been seen before (no model work was done).
+    """
+
+    face_box: tuple[float, float, float] | None
+    crop: np.ndarray
+    cached: bool
+    warning: str | None = None
+
+
+@runtime_checkable
+class AnimationEngine(Protocol):
+    """Frames in, frames out. Not thread-safe: call from one worker thread."""
+
+    @property
+    def settings(self) -> EngineSettings: ...
+
+    @property
+    def backend_name(self) -> str: ...
+
+    @property
+    def backend_reason(self) -> str: ...
+
+    def update_settings(self, settings: EngineSettings) -> None: ...
+
+    def set_source(self, image: np.ndarray) -> SourceInfo: ...
+
+    def set_reference(self, frame: np.ndarray | None = None) -> None:
+        """Anchor relative motion on ``frame``, or on the next processed frame when None."""
+        ...
+
+    def process(self, frame: np.ndarray) -> AnimatedFrame: ...
