@@ -10,16 +10,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from typing import Callable, Sequence
 
 from . import __version__
 
-# (module, function) pairs that add one subcommand each; see each module's add_parser.
-SUBCOMMANDS: tuple[tuple[str, str], ...] = (
-    ("monkeycam.commands.convert", "add_parser"),
-    ("monkeycam.commands.info", "add_parser"),
-)
+# Subcommands are the modules of monkeycam/commands/ that define add_parser(subparsers),
+# listed in this order first, then any other in alphabetical order.
+ORDER = ("animate", "stream", "bench", "convert", "prepare", "train", "evaluate", "info")
 
 
 class UserError(Exception):
@@ -34,10 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"monkeycam {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name, function_name in SUBCOMMANDS:
-        module = importlib.import_module(module_name)
-        getattr(module, function_name)(subparsers)
+    for name in _command_modules():
+        module = importlib.import_module(f"monkeycam.commands.{name}")
+        if hasattr(module, "add_parser"):
+            module.add_parser(subparsers)
     return parser
+
+
+def _command_modules() -> list[str]:
+    from . import commands
+
+    found = sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
+    return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -132,3 +132,82 @@ class AnimationEngine(Protocol):
         ...
 
     def process(self, frame: np.ndarray) -> AnimatedFrame: ...
+
+
+# --------------------------------------------------------------------------- live pipeline
+
+DrivingKind = Literal["camera", "video", "scripted"]
+
+
+@dataclass(frozen=True)
+class DrivingSpec:
+    """Where driving motion comes from.
+
+    kind "camera": webcam ``camera_index``; "video": the file ``path`` (looped when ``loop``);
+    "scripted": a built-in head-movement trajectory applied to the source keypoints (works
+    with no camera at all).
+    """
+
+    kind: DrivingKind = "scripted"
+    camera_index: int = 0
+    path: str | None = None
+    loop: bool = True
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    """Live figures: output frames per second, capture-to-output latency, frames dropped
+    because inference was busy ("latest frame wins"), frames processed."""
+
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    dropped: int = 0
+    processed: int = 0
+    backend: str = ""
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """What the live pipeline hands to its frame callback (on its output thread).
+
+    driving: the captured driving frame (H, W, 3) uint8 RGB, or None for scripted motion.
+    """
+
+    driving: np.ndarray | None
+    animated: AnimatedFrame
+    stats: PipelineStats
+
+
+@runtime_checkable
+class LivePipelineProtocol(Protocol):
+    """Capture, inference and output threads with latest-frame-wins hand-off.
+
+    Callbacks given at construction (``on_frame(LiveFrame)``, ``on_error(str)``,
+    ``on_status(str)``) are called from pipeline threads; a GUI must forward them to its own
+    thread. No method blocks on inference.
+    """
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def stats(self) -> PipelineStats: ...
+
+    def set_source_image(self, image: np.ndarray) -> None: ...
+
+    def reset_reference(self) -> None: ...
+
+    def update_settings(self, settings: EngineSettings) -> None: ...
+
+    def set_virtual_camera(self, enabled: bool) -> str:
+        """Turn the virtual camera on or off; returns a status line (device name, or why none)."""
+        ...
+
+    def start_recording(self, path: str) -> None: ...
+
+    def stop_recording(self) -> str | None:
+        """Finish the recording; returns the written path, or None when nothing was recorded."""
+        ...
