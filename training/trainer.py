@@ -1,0 +1,447 @@
+"""The Monkey-Net trainer: the paper's recipe with the engineering a long run needs.
+
+One step: sample a batch of frame pairs (one pair per random clip), augment, detect
+keypoints in both frames, reconstruct the driving frame from the source, update the
+keypoint detector and generator with the feature-matching + LSGAN loss (D frozen, driving
+keypoints detached for D), then update D with the LSGAN loss on detached inputs.
+
+Files in the run folder:
+    state.pt           full training state (models, optimisers, schedulers, step), atomic
+    model.safetensors  the model in monkeycam's checkpoint format, with training metadata
+    config.yaml        the experiment config of the run
+    history.jsonl      one line of losses per logged step
+    events/            TensorBoard logs (losses, image grids with keypoints)
+
+Works on one CPU, one GPU, or many processes under ``torchrun`` (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from monkeycam.checkpoint import save_checkpoint
+from monkeycam.model import Keypoints, MonkeyNet, build_model
+from monkeycam.model.generator import GeneratorOutput
+
+from .augment import FrameBank, augment_pairs
+from .config import ExperimentConfig, experiment_from_dict, feature_matching_weights
+from .losses import discriminator_loss, generator_losses
+
+log = logging.getLogger(__name__)
+STATE_FORMAT = 1
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (bad state file, non-finite loss...); one line for the user."""
+
+
+@dataclass
+class Distributed:
+    """Where this process sits in a torchrun job (world_size 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: str) -> Distributed:
+    """Join the torchrun process group when WORLD_SIZE > 1 (NCCL on CUDA, gloo on CPU)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    return Distributed(dist.get_rank(), dist.get_world_size(), local_rank)
+
+
+class GeneratorFull(nn.Module):
+    """Keypoint detector + generator in one module (one DDP wrapper, one forward per step)."""
+
+    def __init__(self, model: MonkeyNet) -> None:
+        super().__init__()
+        self.kp_detector = model.kp_detector
+        self.generator = model.generator
+
+    def forward(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[Keypoints, Keypoints, GeneratorOutput]:
+        kp_source = self.kp_detector(source)
+        kp_driving = self.kp_detector(driving)
+        return kp_source, kp_driving, self.generator(source, kp_source, kp_driving)
+
+
+@dataclass
+class StepLosses:
+    """Loss values of one step as Python floats."""
+
+    generator: float
+    reconstruction: float
+    pixel_l1: float
+    gan: float
+    discriminator: float
+
+    def as_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: ``reason`` is done, time, interrupted or non_finite."""
+
+    step: int
+    reason: str
+    checkpoint: Path | None
+    losses: dict[str, float] = field(default_factory=dict)
+    steps_per_second: float = 0.0
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    """Seed of the sampling generator at a step: resuming at any step replays exactly."""
+    return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
+
+
+class Trainer:
+    """Train a Monkey-Net model on clips of one object category.
+
+    Args:
+        experiment: model + training settings.
+        clips: training videos as (T, H, W, 3) uint8 RGB arrays at the training frame size.
+        out_dir: run folder (created); with ``resume`` its state.pt is loaded.
+        device: "cpu", "cuda" or "cuda:N".
+        data_description: free text stored in the checkpoint metadata (what was trained on).
+    """
+
+    def __init__(
+        self,
+        experiment: ExperimentConfig,
+        clips: Sequence[np.ndarray],
+        out_dir: str | Path,
+        device: str = "cpu",
+        data_description: str = "",
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.dist = init_distributed(device)
+        if device.startswith("cuda") and self.dist.enabled:
+            device = f"cuda:{self.dist.local_rank}"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+        self.progress = progress and self.dist.is_main
+        self.data_description = data_description
+        self.step = 0
+        self.wall_time = 0.0
+        state = self._read_state() if resume else None
+        if state is not None:
+            experiment = self._experiment_for_resume(experiment, state)
+        self.experiment = experiment
+        self.cfg = experiment.train
+        self.fm_weights = feature_matching_weights(self.cfg, experiment.model.discriminator.num_blocks)
+        self._build(experiment)
+        if state is not None:
+            self._load_state(state)
+        self.bank = FrameBank(clips, self.device)
+        self.writer = None
+
+    # ------------------------------------------------------------------ setup
+    def _build(self, experiment: ExperimentConfig) -> None:
+        torch.manual_seed(self.cfg.seed)
+        self.model = build_model(experiment.model, with_discriminator=True).to(self.device).train()
+        generator_full: nn.Module = GeneratorFull(self.model)
+        discriminator: nn.Module = self.model.discriminator
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            if self.cfg.sync_batchnorm:
+                generator_full = nn.SyncBatchNorm.convert_sync_batchnorm(generator_full)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            generator_full = DDP(generator_full, device_ids=ids)
+            discriminator = DDP(discriminator, device_ids=ids)
+        self.generator_full = generator_full
+        self.discriminator = discriminator
+        betas = tuple(self.cfg.betas)
+        self.optimizers = {
+            "kp_detector": torch.optim.Adam(self.model.kp_detector.parameters(), lr=self.cfg.lr, betas=betas),
+            "generator": torch.optim.Adam(self.model.generator.parameters(), lr=self.cfg.lr, betas=betas),
+            "discriminator": torch.optim.Adam(self.model.discriminator.parameters(), lr=self.cfg.lr, betas=betas),
+        }
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(self.cfg.milestones), gamma=self.cfg.gamma)
+            for name, opt in self.optimizers.items()
+        }
+        use_scaler = self.cfg.precision == "fp16" and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    def _autocast(self):
+        if self.device.type != "cuda" or self.cfg.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], tuple]:
+        """One optimisation step of G (+ keypoint detector) and D. Returns detached losses."""
+        source, driving = self.bank.sample_pairs(self.cfg.batch_size, generator)
+        source, driving = augment_pairs(source, driving, self.cfg.augment, generator)
+        discriminator = self.model.discriminator
+
+        with self._autocast():
+            kp_source, kp_driving, generated = self.generator_full(source, driving)
+            kp_for_d = kp_driving.detach()
+            discriminator.requires_grad_(False)
+            maps_fake = discriminator(generated.prediction, kp_for_d)
+            with torch.no_grad():
+                maps_real = discriminator(driving, kp_for_d)
+            g = generator_losses(maps_real, maps_fake, self.fm_weights, self.cfg.gan_weight)
+        self._backward_and_step(g.total, ("kp_detector", "generator"))
+        discriminator.requires_grad_(True)
+
+        with self._autocast():
+            score_real = self.discriminator(driving, kp_for_d)[-1]
+            score_fake = self.discriminator(generated.prediction.detach(), kp_for_d)[-1]
+            d_loss = discriminator_loss(score_real, score_fake)
+        self._backward_and_step(d_loss, ("discriminator",))
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        losses = {
+            "generator": g.total.detach(), "reconstruction": g.reconstruction.detach(),
+            "pixel_l1": g.pixel_l1, "gan": g.gan.detach(), "discriminator": d_loss.detach(),
+        }
+        return losses, (source, driving, kp_source, kp_driving, generated)
+
+    def _backward_and_step(self, loss: torch.Tensor, names: tuple[str, ...]) -> None:
+        for name in names:
+            self.optimizers[name].zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        for name in names:
+            self.scaler.step(self.optimizers[name])
+        self.scaler.update()
+
+    # ------------------------------------------------------------------ loop
+    def run(self, max_minutes: float | None = None) -> TrainResult:
+        """Train until ``cfg.steps`` (or ``max_minutes`` of wall time, or Ctrl-C)."""
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._write_text(self.out_dir / "config.yaml", self.experiment.to_yaml())
+        bar = self._progress_bar()
+        generator = torch.Generator()
+        deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+        bad = torch.zeros((), dtype=torch.bool, device=self.device)
+        started, started_step, last_log = time.monotonic(), self.step, None
+        reason = "done"
+        try:
+            while self.step < self.cfg.steps:
+                generator.manual_seed(_step_seed(self.cfg.seed, self.dist.rank, self.step))
+                losses, batch = self.train_step(generator)
+                bad |= ~torch.isfinite(losses["generator"] + losses["discriminator"])
+                self.step += 1
+                due_log = self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps
+                due_checkpoint = self.step % self.cfg.checkpoint_every == 0
+                if due_log or due_checkpoint:
+                    if bool(bad):
+                        reason = "non_finite"
+                        break
+                    rate = (self.step - started_step) / max(1e-9, time.monotonic() - started)
+                    last_log = self._log(losses, rate, bar)
+                if due_checkpoint:
+                    self.save()
+                if self.step % self.cfg.image_every == 0:
+                    self._log_images(batch)
+                if deadline is not None and time.monotonic() > deadline:
+                    reason = "time"
+                    break
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        finally:
+            if bar is not None:
+                bar.close()
+        self.wall_time += time.monotonic() - started
+        rate = (self.step - started_step) / max(1e-9, time.monotonic() - started)
+        return self._finish(reason, last_log, rate)
+
+    def _finish(self, reason: str, last_log: dict | None, rate: float) -> TrainResult:
+        if reason == "non_finite":
+            message = (
+                f"loss became NaN/inf before step {self.step}; stopped without saving. "
+                f"The last good checkpoint is in {self.out_dir} (try a lower lr or precision fp32)"
+            )
+            if self.dist.is_main:
+                log.error(message)
+            return TrainResult(self.step, reason, self._existing_checkpoint(), last_log or {}, rate)
+        if reason == "interrupted":
+            log.warning("interrupted at step %d: saving a checkpoint before stopping", self.step)
+        checkpoint = self.save()
+        return TrainResult(self.step, reason, checkpoint, last_log or {}, rate)
+
+    def _existing_checkpoint(self) -> Path | None:
+        path = self.out_dir / "model.safetensors"
+        return path if path.exists() else None
+
+    # ------------------------------------------------------------------ logging
+    def _progress_bar(self):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+
+    def _log(self, losses: dict[str, torch.Tensor], rate: float, bar) -> dict[str, float]:
+        values = {k: float(v) for k, v in losses.items()}
+        if self.dist.enabled:
+            stacked = torch.tensor(list(values.values()), device=self.device)
+            dist.all_reduce(stacked)
+            values = dict(zip(values, (stacked / self.dist.world_size).tolist()))
+        values["steps_per_second"] = rate
+        values["lr"] = self.optimizers["generator"].param_groups[0]["lr"]
+        if not self.dist.is_main:
+            return values
+        if bar is not None:
+            bar.n = self.step
+            bar.set_postfix(rec=f"{values['reconstruction']:.3f}", l1=f"{values['pixel_l1']:.4f}",
+                            g=f"{values['gan']:.3f}", d=f"{values['discriminator']:.3f}", sps=f"{rate:.2f}")
+            bar.refresh()
+        with open(self.out_dir / "history.jsonl", "a") as handle:
+            handle.write(json.dumps({"step": self.step, **values}) + "\n")
+        writer = self._tensorboard()
+        if writer is not None:
+            for key, value in values.items():
+                writer.add_scalar(f"train/{key}", value, self.step)
+        return values
+
+    def _tensorboard(self):
+        if self.writer is None and self.dist.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                log.warning("tensorboard is not installed: no TensorBoard logs")
+                self.writer = False
+            else:
+                self.writer = SummaryWriter(str(self.out_dir / "events"))
+        return self.writer or None
+
+    def _log_images(self, batch: tuple) -> None:
+        writer = self._tensorboard()
+        if writer is None:
+            return
+        from .visualise import pair_grid
+
+        source, driving, kp_source, kp_driving, generated = batch
+        grid = pair_grid(source, driving, generated.prediction, generated.deformed, kp_source, kp_driving, rows=4)
+        writer.add_image("train/source_driving_prediction_deformed", grid, self.step, dataformats="HWC")
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self) -> Path | None:
+        """Write state.pt and model.safetensors atomically (main process only)."""
+        if not self.dist.is_main:
+            return None
+        state = {
+            "format": STATE_FORMAT,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "experiment": json.dumps(self.experiment.to_dict()),
+            "kp_detector": self.model.kp_detector.state_dict(),
+            "generator": self.model.generator.state_dict(),
+            "discriminator": self.model.discriminator.state_dict(),
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
+        }
+        self._atomic(self.out_dir / "state.pt", lambda tmp: torch.save(state, tmp))
+        return save_checkpoint(self.out_dir / "model.safetensors", self.model, metadata=self.metadata())
+
+    def metadata(self) -> dict[str, Any]:
+        """Training metadata stored inside the exported checkpoint."""
+        device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or "cpu"
+        return {
+            "training": {
+                "data": self.data_description,
+                "steps": self.step,
+                "batch_size": self.cfg.batch_size,
+                "processes": self.dist.world_size,
+                "device": f"{self.device.type}: {device_name}",
+                "precision": self.cfg.precision,
+                "wall_time_hours": round(self.wall_time / 3600, 3),
+                "torch": torch.__version__,
+                "config": self.experiment.to_dict(),
+            }
+        }
+
+    def _read_state(self) -> dict | None:
+        path = self.out_dir / "state.pt"
+        if not path.exists():
+            raise TrainingError(f"--resume: no training state at {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for broken files
+            raise TrainingError(f"--resume: {path} is unreadable ({str(error).splitlines()[0][:160]})") from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise TrainingError(f"--resume: {path} is not a monkeycam training state")
+        return state
+
+    def _experiment_for_resume(self, experiment: ExperimentConfig, state: dict) -> ExperimentConfig:
+        saved = experiment_from_dict(json.loads(state["experiment"]))
+        if saved.model != experiment.model:
+            raise TrainingError(
+                f"--resume: the run in {self.out_dir} trains '{saved.model.name}' but the config asks for "
+                f"'{experiment.model.name}' with different settings; use a new --out folder"
+            )
+        return experiment  # training settings (e.g. more steps) may change on resume
+
+    def _load_state(self, state: dict) -> None:
+        self.model.kp_detector.load_state_dict(state["kp_detector"])
+        self.model.generator.load_state_dict(state["generator"])
+        self.model.discriminator.load_state_dict(state["discriminator"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.wall_time = float(state.get("wall_time", 0.0))
+        if self.dist.is_main:
+            log.info("resumed %s at step %d", self.out_dir, self.step)
+
+    @staticmethod
+    def _atomic(path: Path, write) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _write_text(self, path: Path, text: str) -> None:
+        self._atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+        if self.dist.enabled and dist.is_initialized():
+            dist.destroy_process_group()
