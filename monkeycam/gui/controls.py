@@ -1,0 +1,188 @@
+"""The settings panel: one widget per :class:`EngineSettings` field, plus the keypoint overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.api import BACKEND_NAMES, EngineSettings
+from .settings import OUTPUT_SIZES
+
+SMOOTHING_STEPS = 100
+
+
+class ControlsPanel(QWidget):
+    """Edits an :class:`EngineSettings`; every change emits the whole new settings object.
+
+    Signals:
+        settings_changed(EngineSettings): a control changed.
+        show_keypoints_changed(bool): the overlay switch changed.
+        choose_checkpoint_requested(): the user wants to pick a checkpoint file.
+    """
+
+    settings_changed = Signal(object)
+    show_keypoints_changed = Signal(bool)
+    choose_checkpoint_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = EngineSettings()
+        self._updating = False
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_motion_group())
+        layout.addWidget(self._build_output_group())
+        layout.addWidget(self._build_model_group())
+        layout.addStretch(1)
+        self._connect()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_motion_group(self) -> QGroupBox:
+        group = QGroupBox("Motion", self)
+        self.relative_button = QRadioButton("Relative", group)
+        self.relative_button.setToolTip("Move the portrait by how your face moved since the reference frame (Eq. 7)")
+        self.absolute_button = QRadioButton("Absolute", group)
+        self.absolute_button.setToolTip("Put the portrait's keypoints where your face's keypoints are")
+        self._mode_group = QButtonGroup(self)
+        self._mode_group.addButton(self.relative_button)
+        self._mode_group.addButton(self.absolute_button)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.relative_button)
+        mode_row.addWidget(self.absolute_button)
+        self.adapt_scale_box = QCheckBox("Adapt movement scale", group)
+        self.adapt_scale_box.setToolTip("Scale your motion to the portrait's face size")
+        self.mirror_box = QCheckBox("Mirror the driving input", group)
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal, group)
+        self.smoothing_slider.setRange(0, SMOOTHING_STEPS)
+        self.smoothing_slider.setToolTip("Keypoint smoothing against jitter: left off, right strong")
+        self.smoothing_label = QLabel(group)
+        form = QFormLayout(group)
+        form.addRow("Transfer", mode_row)
+        form.addRow(self.adapt_scale_box)
+        form.addRow(self.mirror_box)
+        smoothing_row = QHBoxLayout()
+        smoothing_row.addWidget(self.smoothing_slider, 1)
+        smoothing_row.addWidget(self.smoothing_label)
+        form.addRow("Smoothing", smoothing_row)
+        return group
+
+    def _build_output_group(self) -> QGroupBox:
+        group = QGroupBox("Output", self)
+        self.size_combo = QComboBox(group)
+        for size in OUTPUT_SIZES:
+            self.size_combo.addItem(f"{size} x {size}", size)
+        self.paste_back_box = QCheckBox("Paste back into the full portrait", group)
+        self.keypoints_box = QCheckBox("Show keypoints (covariance ellipses)", group)
+        form = QFormLayout(group)
+        form.addRow("Resolution", self.size_combo)
+        form.addRow(self.paste_back_box)
+        form.addRow(self.keypoints_box)
+        return group
+
+    def _build_model_group(self) -> QGroupBox:
+        group = QGroupBox("Model", self)
+        self.checkpoint_label = QLabel(group)
+        self.checkpoint_label.setWordWrap(True)
+        self.choose_checkpoint_button = QPushButton("Choose checkpoint...", group)
+        self.default_checkpoint_button = QPushButton("Use default", group)
+        self.backend_combo = QComboBox(group)
+        for name in BACKEND_NAMES:
+            self.backend_combo.addItem(name, name)
+        self.backend_label = QLabel("in use: (not loaded yet)", group)
+        self.backend_label.setObjectName("backend_in_use")
+        self.backend_label.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.choose_checkpoint_button)
+        buttons.addWidget(self.default_checkpoint_button)
+        form = QFormLayout(group)
+        form.addRow("Checkpoint", self.checkpoint_label)
+        form.addRow(buttons)
+        form.addRow("Backend", self.backend_combo)
+        form.addRow(self.backend_label)
+        return group
+
+    def _connect(self) -> None:
+        for box in (self.adapt_scale_box, self.mirror_box, self.paste_back_box, self.relative_button):
+            box.toggled.connect(self._emit_settings)
+        self.smoothing_slider.valueChanged.connect(self._emit_settings)
+        self.size_combo.currentIndexChanged.connect(self._emit_settings)
+        self.backend_combo.currentIndexChanged.connect(self._emit_settings)
+        self.keypoints_box.toggled.connect(self.show_keypoints_changed)
+        self.choose_checkpoint_button.clicked.connect(self.choose_checkpoint_requested)
+        self.default_checkpoint_button.clicked.connect(lambda: self.set_checkpoint(None))
+
+    # ------------------------------------------------------------------ state
+
+    def settings(self) -> EngineSettings:
+        """The settings the controls show."""
+        return self._settings
+
+    def set_settings(self, settings: EngineSettings) -> None:
+        """Show ``settings`` without emitting :attr:`settings_changed`."""
+        self._updating = True
+        self._settings = settings
+        self.relative_button.setChecked(settings.relative)
+        self.absolute_button.setChecked(not settings.relative)
+        self.adapt_scale_box.setChecked(settings.adapt_scale)
+        self.mirror_box.setChecked(settings.mirror)
+        self.smoothing_slider.setValue(round(settings.smoothing * SMOOTHING_STEPS))
+        self.paste_back_box.setChecked(settings.paste_back)
+        self.size_combo.setCurrentIndex(max(0, self.size_combo.findData(settings.output_size)))
+        self.backend_combo.setCurrentIndex(max(0, self.backend_combo.findData(settings.backend)))
+        self._show_checkpoint(settings.checkpoint)
+        self._show_smoothing(settings.smoothing)
+        self._updating = False
+
+    def set_show_keypoints(self, enabled: bool) -> None:
+        """Set the overlay switch without emitting."""
+        self.keypoints_box.blockSignals(True)
+        self.keypoints_box.setChecked(enabled)
+        self.keypoints_box.blockSignals(False)
+
+    def set_checkpoint(self, path: str | None) -> None:
+        """Use the checkpoint file ``path`` (None: the shipped default) and emit the change."""
+        self._settings = self._settings.updated(checkpoint=path)
+        self._show_checkpoint(path)
+        self.settings_changed.emit(self._settings)
+
+    def show_backend_in_use(self, text: str) -> None:
+        """Say which backend runs the model, and why."""
+        self.backend_label.setText(text)
+
+    def _show_checkpoint(self, path: str | None) -> None:
+        self.checkpoint_label.setText(Path(path).name if path else "default (shipped model)")
+        self.checkpoint_label.setToolTip(path or "")
+
+    def _show_smoothing(self, value: float) -> None:
+        self.smoothing_label.setText("off" if value == 0 else f"{value:.2f}")
+
+    def _emit_settings(self) -> None:
+        if self._updating:
+            return
+        smoothing = self.smoothing_slider.value() / SMOOTHING_STEPS
+        self._settings = self._settings.updated(
+            relative=self.relative_button.isChecked(),
+            adapt_scale=self.adapt_scale_box.isChecked(),
+            mirror=self.mirror_box.isChecked(),
+            smoothing=smoothing,
+            paste_back=self.paste_back_box.isChecked(),
+            output_size=int(self.size_combo.currentData()),
+            backend=str(self.backend_combo.currentData()),
+        )
+        self._show_smoothing(smoothing)
+        self.settings_changed.emit(self._settings)

@@ -1,0 +1,189 @@
+"""Source portraits: the gallery widget and the face-crop preview computed off the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImageReader, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+
+from ..face import CropBox, FaceBox, FaceDetector, FaceUnavailable, crop_square, square_box_around
+from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
+from ..paths import assets_dir
+
+PREVIEW_CROP_SIZE = 256
+THUMBNAIL_SIZE = 96
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+@dataclass(frozen=True)
+class PortraitPreview:
+    """A portrait as the window shows it.
+
+    image: the full (H, W, 3) uint8 RGB portrait; crop: the face crop the model animates;
+    box: the crop as (x, y, size) in portrait pixels, or None when no face was found (the
+    whole image is used); warning: a sentence for the user, or None.
+    """
+
+    path: str
+    image: np.ndarray
+    crop: np.ndarray
+    box: tuple[float, float, float] | None
+    warning: str | None
+
+
+def shipped_portraits() -> list[str]:
+    """The portraits shipped in ``assets/`` (image files), sorted by name."""
+    folder = assets_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def is_image_file(path: str) -> bool:
+    """Whether ``path`` has an image suffix monkeycam reads."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_video_file(path: str) -> bool:
+    """Whether ``path`` has a video suffix monkeycam reads."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+class FaceCropper:
+    """Reads a portrait and finds its face crop (mediapipe), like the engine does.
+
+    Not thread-safe: create and use it on one worker thread. mediapipe is loaded on first use.
+    """
+
+    def __init__(self) -> None:
+        self._detector: FaceDetector | None = None
+        self._unavailable: str | None = None
+
+    def preview(self, path: str, crop_scale: float) -> PortraitPreview:
+        """Read ``path`` (MediaError when it is not a readable image) and crop its face."""
+        image = read_image(path)
+        face, reason = self._largest_face(image)
+        if face is None:
+            box = whole_image_box(image)
+            crop = crop_square(image, box, PREVIEW_CROP_SIZE)
+            return PortraitPreview(path, image, crop, None, f"{Path(path).name}: {reason}")
+        box = square_box_around(face, crop_scale)
+        crop = crop_square(image, box, PREVIEW_CROP_SIZE)
+        return PortraitPreview(path, image, crop, (box.x, box.y, box.size), None)
+
+    def _largest_face(self, image: np.ndarray) -> tuple[FaceBox | None, str]:
+        if self._unavailable is None and self._detector is None:
+            try:
+                self._detector = FaceDetector()
+            except FaceUnavailable as error:
+                self._unavailable = str(error)
+        if self._detector is None:
+            return None, f"face detection is unavailable ({self._unavailable}); the whole image is animated."
+        face = self._detector.largest(image)
+        if face is None:
+            return None, "no face found; the whole image is animated (choose a portrait with a clear, frontal face)."
+        return face, ""
+
+    def close(self) -> None:
+        """Release mediapipe."""
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+
+def whole_image_box(image: np.ndarray) -> CropBox:
+    """The largest centred square of ``image``."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    return CropBox((width - side) / 2, (height - side) / 2, side)
+
+
+def thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QIcon:
+    """A small icon of the image at ``path`` (an empty icon when it cannot be read)."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    original = reader.size()
+    if original.isValid():
+        reader.setScaledSize(original.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    return QIcon(QPixmap.fromImage(image)) if not image.isNull() else QIcon()
+
+
+class PortraitGallery(QListWidget):
+    """The portraits to choose from; accepts image files dropped onto it.
+
+    Signals:
+        portrait_chosen(path): the user selected a portrait.
+        files_dropped(paths): image or video files were dropped here.
+    """
+
+    portrait_chosen = Signal(str)
+    files_dropped = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("portrait_gallery")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setWordWrap(True)
+        self.currentItemChanged.connect(self._on_current_changed)
+
+    def paths(self) -> list[str]:
+        """Every portrait listed, in order."""
+        return [self.item(row).data(PATH_ROLE) for row in range(self.count())]
+
+    def add_portrait(self, path: str) -> None:
+        """List ``path`` (once)."""
+        if path in self.paths():
+            return
+        item = QListWidgetItem(thumbnail(path), Path(path).stem)
+        item.setData(PATH_ROLE, path)
+        item.setToolTip(path)
+        self.addItem(item)
+
+    def select(self, path: str) -> None:
+        """Highlight ``path`` without emitting :attr:`portrait_chosen`."""
+        self.blockSignals(True)
+        for row in range(self.count()):
+            if self.item(row).data(PATH_ROLE) == path:
+                self.setCurrentRow(row)
+                break
+        self.blockSignals(False)
+
+    def current_path(self) -> str | None:
+        """The highlighted portrait, or None."""
+        item = self.currentItem()
+        return item.data(PATH_ROLE) if item is not None else None
+
+    def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if current is not None:
+            self.portrait_chosen.emit(current.data(PATH_ROLE))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)
+        else:
+            super().dropEvent(event)

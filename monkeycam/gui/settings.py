@@ -1,0 +1,179 @@
+"""The app's one settings model, kept between runs in an INI file under the user config folder.
+
+:class:`AppState` holds everything the window remembers: the :class:`EngineSettings` the CLI
+uses too, plus the GUI's own choices (portraits, driving input, toggles, window geometry).
+:class:`SettingsStore` reads and writes it with QSettings in IniFormat at
+``monkeycam.paths.config_dir() / "monkeycam.ini"``, so ``$MONKEYCAM_CONFIG_DIR`` isolates tests.
+Values that cannot be parsed fall back to their defaults (a hand-edited file never stops the app).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..engine.api import BACKEND_NAMES, DrivingSpec, EngineSettings
+from ..paths import config_dir
+
+SCHEMA_VERSION = 1
+SETTINGS_FILE = "monkeycam.ini"
+OUTPUT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
+DRIVING_KINDS: tuple[str, ...] = ("camera", "video", "scripted")
+
+
+@dataclass(frozen=True)
+class AppState:
+    """Everything the window keeps between runs.
+
+    Attributes:
+        engine: the engine options (shared with the ``monkeycam`` commands).
+        portrait: the last chosen portrait file, or None.
+        user_portraits: portraits the user added (the shipped ones are always listed).
+        driving_kind: "camera", "video" or "scripted".
+        camera_index: the chosen camera.
+        video_path: the chosen driving video, or None.
+        show_keypoints: draw the learned keypoints and their covariance ellipses.
+        virtual_camera: send the animation to a virtual camera.
+        geometry: the window geometry as saved by ``QWidget.saveGeometry``.
+    """
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    portrait: str | None = None
+    user_portraits: tuple[str, ...] = ()
+    driving_kind: str = "scripted"
+    camera_index: int = 0
+    video_path: str | None = None
+    show_keypoints: bool = False
+    virtual_camera: bool = False
+    geometry: bytes = b""
+
+    def driving_spec(self) -> DrivingSpec:
+        """The driving input these settings describe."""
+        return DrivingSpec(kind=self.driving_kind, camera_index=self.camera_index, path=self.video_path)  # type: ignore[arg-type]
+
+    def updated(self, **changes: Any) -> "AppState":
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+
+def settings_path() -> Path:
+    """The INI file the settings live in."""
+    return config_dir() / SETTINGS_FILE
+
+
+class SettingsStore:
+    """Loads and saves :class:`AppState` with QSettings (IniFormat)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or settings_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._qsettings = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def load(self) -> AppState:
+        """The stored state; defaults for anything missing or unreadable."""
+        q = self._qsettings
+        default = AppState()
+        return AppState(
+            engine=self._load_engine(),
+            portrait=_as_optional_str(q.value("app/portrait")),
+            user_portraits=tuple(_as_str_list(q.value("app/user_portraits"))),
+            driving_kind=_as_choice(q.value("app/driving_kind"), DRIVING_KINDS, default.driving_kind),
+            camera_index=_as_int(q.value("app/camera_index"), default.camera_index),
+            video_path=_as_optional_str(q.value("app/video_path")),
+            show_keypoints=_as_bool(q.value("app/show_keypoints"), default.show_keypoints),
+            virtual_camera=_as_bool(q.value("app/virtual_camera"), default.virtual_camera),
+            geometry=_as_bytes(q.value("window/geometry")),
+        )
+
+    def save(self, state: AppState) -> None:
+        """Write ``state`` to the INI file now."""
+        q = self._qsettings
+        q.setValue("schema", SCHEMA_VERSION)
+        for item in fields(EngineSettings):
+            value = getattr(state.engine, item.name)
+            q.setValue(f"engine/{item.name}", "" if value is None else value)
+        q.setValue("app/portrait", state.portrait or "")
+        q.setValue("app/user_portraits", json.dumps(list(state.user_portraits)))
+        q.setValue("app/driving_kind", state.driving_kind)
+        q.setValue("app/camera_index", state.camera_index)
+        q.setValue("app/video_path", state.video_path or "")
+        q.setValue("app/show_keypoints", state.show_keypoints)
+        q.setValue("app/virtual_camera", state.virtual_camera)
+        q.setValue("window/geometry", QByteArray(state.geometry))
+        q.sync()
+
+    def _load_engine(self) -> EngineSettings:
+        q = self._qsettings
+        default = EngineSettings()
+        settings = EngineSettings(
+            checkpoint=_as_optional_str(q.value("engine/checkpoint")),
+            backend=_as_choice(q.value("engine/backend"), BACKEND_NAMES, default.backend),
+            relative=_as_bool(q.value("engine/relative"), default.relative),
+            adapt_scale=_as_bool(q.value("engine/adapt_scale"), default.adapt_scale),
+            adapt_covariance=_as_bool(q.value("engine/adapt_covariance"), default.adapt_covariance),
+            smoothing=min(1.0, max(0.0, _as_float(q.value("engine/smoothing"), default.smoothing))),
+            paste_back=_as_bool(q.value("engine/paste_back"), default.paste_back),
+            output_size=_as_int(q.value("engine/output_size"), default.output_size),
+            mirror=_as_bool(q.value("engine/mirror"), default.mirror),
+            crop_scale=_as_float(q.value("engine/crop_scale"), default.crop_scale),
+        )
+        if settings.output_size not in OUTPUT_SIZES:
+            settings = settings.updated(output_size=default.output_size)
+        return settings
+
+
+# --------------------------------------------------------------------------- value parsing
+# QSettings' INI backend returns strings (or lists) for most stored values; these helpers
+# turn them back into typed values and fall back to the default when a value is unusable.
+
+
+def _as_bool(value: object, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    return default
+
+
+def _as_int(value: object, default: int) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def _as_float(value: object, default: float) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def _as_optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _as_choice(value: object, choices: tuple[str, ...], default: str) -> str:
+    return value if isinstance(value, str) and value in choices else default
+
+
+def _as_str_list(value: object) -> list[str]:
+    if not isinstance(value, str) or not value:
+        return []
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        return []
+    return [item for item in items if isinstance(item, str)] if isinstance(items, list) else []
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, QByteArray):
+        return bytes(value.data())
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return b""

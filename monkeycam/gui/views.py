@@ -1,0 +1,166 @@
+"""Small display widgets: a frame view with overlays, and the message banner."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from ..engine.api import KeypointOverlay
+from .images import covariance_ellipses, keypoint_colour
+
+Box = tuple[float, float, float]  # x, y, size in image pixels
+
+
+class FrameView(QWidget):
+    """Shows one image scaled to fit, with an optional square box and keypoint ellipses.
+
+    Overlays are drawn at screen resolution on top of the scaled image, so they stay sharp
+    even for a 64x64 model output. With no image, ``placeholder`` text is shown.
+    """
+
+    def __init__(self, title: str, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(title)
+        self._title = title
+        self._placeholder = placeholder
+        self._image: QImage | None = None
+        self._box: Box | None = None
+        self._keypoints: KeypointOverlay | None = None
+        self._frames_shown = 0
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    @property
+    def frames_shown(self) -> int:
+        """How many images :meth:`show_image` has displayed."""
+        return self._frames_shown
+
+    def image(self) -> QImage | None:
+        """The image shown now (without overlays), or None."""
+        return self._image
+
+    def keypoints(self) -> KeypointOverlay | None:
+        """The keypoints drawn now, or None."""
+        return self._keypoints
+
+    def show_image(self, image: QImage | None, box: Box | None = None, keypoints: KeypointOverlay | None = None) -> None:
+        """Display ``image`` with an optional crop ``box`` and ``keypoints`` overlay."""
+        self._image, self._box, self._keypoints = image, box, keypoints
+        if image is not None:
+            self._frames_shown += 1
+        self.update()
+
+    def set_placeholder(self, text: str) -> None:
+        """The text shown when there is no image."""
+        self._placeholder = text
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 320)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.fillRect(self.rect(), QColor(28, 28, 32))
+        if self._image is None or self._image.isNull():
+            self._paint_placeholder(painter)
+        else:
+            target = self._target_rect()
+            painter.drawImage(target, self._image)
+            scale = target.width() / self._image.width()
+            if self._box is not None:
+                self._paint_box(painter, target, scale)
+            if self._keypoints is not None:
+                self._paint_keypoints(painter, target, scale)
+        self._paint_title(painter)
+        painter.end()
+
+    def _target_rect(self) -> QRectF:
+        assert self._image is not None
+        scale = min(self.width() / self._image.width(), self.height() / self._image.height())
+        width, height = self._image.width() * scale, self._image.height() * scale
+        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+
+    def _paint_placeholder(self, painter: QPainter) -> None:
+        painter.setPen(QColor(170, 170, 180))
+        painter.drawText(self.rect().adjusted(12, 12, -12, -12), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                         self._placeholder)
+
+    def _paint_title(self, painter: QPainter) -> None:
+        painter.setPen(QColor(235, 235, 240))
+        painter.drawText(QRectF(8, 4, self.width() - 16, 20), Qt.AlignmentFlag.AlignLeft, self._title)
+
+    def _paint_box(self, painter: QPainter, target: QRectF, scale: float) -> None:
+        x, y, size = self._box  # type: ignore[misc]
+        painter.setPen(QPen(QColor(80, 220, 120), 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(QRectF(target.x() + x * scale, target.y() + y * scale, size * scale, size * scale))
+
+    def _paint_keypoints(self, painter: QPainter, target: QRectF, scale: float) -> None:
+        shapes = covariance_ellipses(self._keypoints)  # type: ignore[arg-type]
+        for index, shape in enumerate(shapes):
+            colour = keypoint_colour(index, len(shapes))
+            painter.save()
+            painter.translate(target.x() + shape.x * scale, target.y() + shape.y * scale)
+            painter.rotate(shape.angle_deg)
+            painter.setPen(QPen(colour, 1.5))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(QPointF(0, 0), shape.radius_major * scale, shape.radius_minor * scale)
+            painter.setBrush(colour)
+            painter.drawEllipse(QPointF(0, 0), 2.5, 2.5)
+            painter.restore()
+
+
+class MessageBanner(QFrame):
+    """A strip at the top of the window that says what went wrong (or needs doing), in words.
+
+    ``level`` is "error", "warning" or "info". An optional action button (e.g. "Choose
+    checkpoint...") emits :attr:`action_clicked`.
+    """
+
+    action_clicked = Signal()
+    COLOURS = {"error": "#f8d7da", "warning": "#fff3cd", "info": "#d1ecf1"}
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("message_banner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._level = ""
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton(self)
+        self.action_button.clicked.connect(self.action_clicked)
+        self.close_button = QPushButton("Dismiss", self)
+        self.close_button.clicked.connect(self.clear)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
+        layout.addWidget(self.close_button)
+        self.hide()
+
+    @property
+    def level(self) -> str:
+        """The level of the message shown, or "" when hidden."""
+        return self._level if self.isVisibleTo(self.parentWidget()) else ""
+
+    def text(self) -> str:
+        """The message shown, or "" when hidden."""
+        return self.label.text() if self.level else ""
+
+    def show_message(self, text: str, level: str = "error", action: str | None = None) -> None:
+        """Show ``text``; ``action`` labels the optional action button."""
+        self._level = level
+        self.label.setText(text)
+        self.setStyleSheet(f"QFrame#message_banner {{ background: {self.COLOURS.get(level, '#eeeeee')}; }}"
+                           "QLabel { color: #202020; }")
+        self.action_button.setVisible(action is not None)
+        self.action_button.setText(action or "")
+        self.show()
+
+    def clear(self) -> None:
+        """Hide the banner."""
+        self._level = ""
+        self.hide()

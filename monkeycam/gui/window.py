@@ -1,0 +1,573 @@
+"""The monkeycam main window: portraits, driving input, previews, controls and status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.api import DrivingSpec, EngineSettings, LiveFrame
+from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from ..paths import default_checkpoint
+from .compat import protect_singletons
+from .controls import ControlsPanel
+from .images import qimage_from_rgb
+from .portraits import FaceCropper, PortraitGallery, PortraitPreview, is_image_file, is_video_file, shipped_portraits
+from .session import CameraChoice, EngineFactories, EngineInfo, Session, real_engine_factories
+from .settings import AppState, SettingsStore
+from .vcam import with_help
+from .views import FrameView, MessageBanner
+from .worker import SerialWorker
+
+STATUS_INTERVAL_MS = 500
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ")"
+RECORD_FILTER = "Video (*.mp4 *.avi *.webm)"
+CHECKPOINT_FILTER = "monkeycam checkpoints (*.safetensors)"
+RESET_KEYS = ("R", "Space")
+
+
+def model_problem(settings: EngineSettings) -> str | None:
+    """Why the model in ``settings`` cannot be loaded before even trying, or None."""
+    if settings.checkpoint:
+        if not Path(settings.checkpoint).is_file():
+            return f"The checkpoint {settings.checkpoint} does not exist. Choose another checkpoint file."
+        return None
+    default = default_checkpoint(gpu=True)
+    if not default.is_file():
+        return (f"No model is installed: the default model {default} is missing. "
+                "Choose a checkpoint file (.safetensors) to animate portraits.")
+    return None
+
+
+class MainWindow(QMainWindow):
+    """The app window. All engine work happens in :class:`Session`; this class only shows and asks.
+
+    Signals:
+        portrait_ready(path): a portrait was read and its face crop is shown.
+        frame_shown(): an animated frame reached the preview.
+    """
+
+    portrait_ready = Signal(str)
+    frame_shown = Signal()
+
+    def __init__(self, store: SettingsStore | None = None, factories: EngineFactories | None = None,
+                 parent: QWidget | None = None) -> None:
+        protect_singletons()
+        super().__init__(parent)
+        self.setWindowTitle("monkeycam")
+        self.setAcceptDrops(True)
+        self._store = store or SettingsStore()
+        self._state = self._store.load()
+        self._previews: dict[str, PortraitPreview] = {}
+        self._current: PortraitPreview | None = None
+        self._show_keypoints = self._state.show_keypoints
+        self._cameras: list[CameraChoice] | None = None
+        self._closed = False
+        self._cropper = FaceCropper()
+        self._portrait_worker = SerialWorker("portraits", self)
+        self.session = Session(factories or real_engine_factories(), self)
+        self._build_ui()
+        self._connect()
+        self._restore_state()
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self._poll_session)
+        self._status_timer.start()
+        self.session.find_cameras()
+        self._check_model(load=True)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_ui(self) -> None:
+        self.banner = MessageBanner(self)
+        self.controls = ControlsPanel(self)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self._build_portrait_column())
+        splitter.addWidget(self._build_preview_column())
+        splitter.addWidget(self.controls)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 1)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+        self.stats_label = QLabel("stopped", self)
+        self.stats_label.setObjectName("stats")
+        self.statusBar().addPermanentWidget(self.stats_label)
+        self.resize(1280, 760)
+
+    def _build_portrait_column(self) -> QWidget:
+        column = QGroupBox("Portrait", self)
+        self.gallery = PortraitGallery(column)
+        self.add_portrait_button = QPushButton("Add portrait...", column)
+        self.add_portrait_button.setToolTip("Open an image file, or drop one onto the window")
+        self.crop_view = FrameView("Face crop", "Choose a portrait", column)
+        self.crop_view.setMinimumSize(140, 140)
+        layout = QVBoxLayout(column)
+        layout.addWidget(self.gallery, 2)
+        layout.addWidget(self.add_portrait_button)
+        layout.addWidget(self.crop_view, 1)
+        return column
+
+    def _build_preview_column(self) -> QWidget:
+        column = QWidget(self)
+        self.driving_view = FrameView("Driving", "The driving frame appears here when the animation runs", column)
+        self.output_view = FrameView("Animated", "Press Start to animate the portrait", column)
+        views = QHBoxLayout()
+        views.addWidget(self.driving_view)
+        views.addWidget(self.output_view)
+        layout = QVBoxLayout(column)
+        layout.addLayout(views, 1)
+        layout.addLayout(self._build_driving_row())
+        layout.addLayout(self._build_action_row())
+        layout.addLayout(self._build_output_row())
+        return column
+
+    def _build_driving_row(self) -> QHBoxLayout:
+        self.driving_combo = QComboBox(self)
+        self.driving_combo.setObjectName("driving_input")
+        self.video_label = QLabel(self)
+        self.choose_video_button = QPushButton("Choose video...", self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Driving input:", self))
+        row.addWidget(self.driving_combo, 1)
+        row.addWidget(self.video_label, 1)
+        row.addWidget(self.choose_video_button)
+        return row
+
+    def _build_action_row(self) -> QHBoxLayout:
+        self.start_button = QPushButton("Start", self)
+        self.start_button.setObjectName("start_stop")
+        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.reset_button = QPushButton("Reset reference (R)", self)
+        self.reset_button.setToolTip("Re-anchor the motion on your current pose (keys R or Space)")
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.reset_button)
+        row.addStretch(1)
+        return row
+
+    def _build_output_row(self) -> QHBoxLayout:
+        self.vcam_box = QCheckBox("Virtual camera", self)
+        self.vcam_label = QLabel("off", self)
+        self.vcam_label.setObjectName("vcam_status")
+        self.vcam_label.setWordWrap(True)
+        self.vcam_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.record_button = QPushButton("Record...", self)
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Record the animated output to a video file (while running)")
+        row = QHBoxLayout()
+        row.addWidget(self.vcam_box)
+        row.addWidget(self.vcam_label, 1)
+        row.addWidget(self.record_button)
+        return row
+
+    def _connect(self) -> None:
+        self.gallery.portrait_chosen.connect(self.choose_portrait)
+        self.gallery.files_dropped.connect(self.open_files)
+        self.add_portrait_button.clicked.connect(self._ask_for_portrait)
+        self.driving_combo.currentIndexChanged.connect(self._on_driving_changed)
+        self.choose_video_button.clicked.connect(self._ask_for_video)
+        self.start_button.clicked.connect(self.toggle_running)
+        self.reset_button.clicked.connect(self.reset_reference)
+        for key in RESET_KEYS:
+            QShortcut(QKeySequence(key), self, activated=self.reset_reference)
+        self.vcam_box.toggled.connect(self.set_virtual_camera)
+        self.record_button.toggled.connect(self._on_record_toggled)
+        self.controls.settings_changed.connect(self._on_settings_changed)
+        self.controls.show_keypoints_changed.connect(self._on_show_keypoints_changed)
+        self.controls.choose_checkpoint_requested.connect(self._ask_for_checkpoint)
+        self.banner.action_clicked.connect(self._ask_for_checkpoint)
+        session = self.session
+        session.frame_ready.connect(self._show_latest_frame)
+        session.engine_ready.connect(self._on_engine_ready)
+        session.engine_failed.connect(self._on_engine_failed)
+        session.running_changed.connect(self._on_running_changed)
+        session.virtual_camera_status.connect(self._on_virtual_camera_status)
+        session.recording_finished.connect(self._on_recording_finished)
+        session.error.connect(self.show_error)
+        session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        session.cameras_found.connect(self._on_cameras_found)
+
+    def _restore_state(self) -> None:
+        state = self._state
+        if state.geometry:
+            self.restoreGeometry(QByteArray(state.geometry))
+        self.controls.set_settings(state.engine)
+        self.controls.set_show_keypoints(state.show_keypoints)
+        for path in shipped_portraits() + list(state.user_portraits):
+            self.gallery.add_portrait(path)
+        self._fill_driving_combo()
+        self.vcam_box.blockSignals(True)
+        self.vcam_box.setChecked(state.virtual_camera)
+        self.vcam_box.blockSignals(False)
+        self.vcam_label.setText("on when the animation starts" if state.virtual_camera else "off")
+        self._update_buttons()
+        initial = state.portrait if state.portrait else (self.gallery.paths() or [None])[0]
+        if initial:
+            self.choose_portrait(initial)
+
+    # ------------------------------------------------------------------ state access (tests, settings)
+
+    def state(self) -> AppState:
+        """The window's settings as they would be saved now."""
+        return self._state.updated(engine=self.controls.settings(), show_keypoints=self._show_keypoints,
+                                   geometry=bytes(self.saveGeometry().data()))
+
+    def save_settings(self) -> None:
+        """Write the settings to the user's config file."""
+        self._state = self.state()
+        self._store.save(self._state)
+
+    def current_portrait(self) -> PortraitPreview | None:
+        """The portrait being animated, or None."""
+        return self._current
+
+    # ------------------------------------------------------------------ portraits
+
+    def choose_portrait(self, path: str) -> None:
+        """Make ``path`` the source portrait (instant for a portrait seen before)."""
+        cached = self._previews.get(path)
+        if cached is not None:
+            self._apply_portrait(cached)
+            return
+        crop_scale = self.controls.settings().crop_scale
+        self._portrait_worker.submit("preview", lambda: self._cropper.preview(path, crop_scale),
+                                     self._on_preview_ready, lambda message: self._on_preview_failed(path, message),
+                                     supersede=True)
+
+    def open_files(self, paths: list[str]) -> None:
+        """Files opened or dropped: images become portraits, a video becomes the driving input."""
+        for path in paths:
+            if is_video_file(path):
+                self.set_driving_video(path)
+            elif is_image_file(path):
+                self.choose_portrait(path)
+            else:
+                self.show_error(f"{Path(path).name} is neither an image nor a video monkeycam can open.")
+
+    def _ask_for_portrait(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a portrait", str(Path.home()), IMAGE_FILTER)
+        if path:
+            self.choose_portrait(path)
+
+    def _on_preview_ready(self, preview: PortraitPreview) -> None:
+        self._previews[preview.path] = preview
+        self._apply_portrait(preview)
+
+    def _on_preview_failed(self, path: str, message: str) -> None:
+        self.show_error(f"Could not use {Path(path).name} as a portrait: {message}")
+        if self._current is not None:
+            self.gallery.select(self._current.path)
+
+    def _apply_portrait(self, preview: PortraitPreview) -> None:
+        self._current = preview
+        if preview.path not in self.gallery.paths():
+            self.gallery.add_portrait(preview.path)
+            self._state = self._state.updated(user_portraits=self._state.user_portraits + (preview.path,))
+        self.gallery.select(preview.path)
+        self._state = self._state.updated(portrait=preview.path)
+        self.crop_view.show_image(qimage_from_rgb(preview.crop))
+        if preview.warning:
+            self.show_message(preview.warning, "warning")
+        elif self.banner.level == "warning":
+            self.banner.clear()
+        if self.session.running:
+            self.session.set_source(preview.image)
+        self._update_buttons()
+        self.portrait_ready.emit(preview.path)
+
+    # ------------------------------------------------------------------ driving input
+
+    def _fill_driving_combo(self) -> None:
+        combo = self.driving_combo
+        combo.blockSignals(True)
+        combo.clear()
+        if self._cameras is None:
+            combo.addItem("Looking for cameras...", None)
+        elif not self._cameras:
+            combo.addItem("No camera found: use scripted motion or a video", None)
+        for camera in self._cameras or []:
+            combo.addItem(camera.name, ("camera", camera.index))
+        combo.addItem("Scripted motion (no camera needed)", ("scripted", 0))
+        combo.addItem("Video file", ("video", 0))
+        self._disable_placeholder_items()
+        combo.setCurrentIndex(self._driving_index())
+        combo.blockSignals(False)
+        self._show_video_choice()
+
+    def _disable_placeholder_items(self) -> None:
+        model = self.driving_combo.model()
+        for row in range(self.driving_combo.count()):
+            if self.driving_combo.itemData(row) is None:
+                model.item(row).setEnabled(False)
+
+    def _driving_index(self) -> int:
+        state = self._state
+        wanted = ("camera", state.camera_index) if state.driving_kind == "camera" else (state.driving_kind, 0)
+        index = self.driving_combo.findData(wanted)
+        if index < 0:  # the remembered camera is gone (or not listed yet): scripted motion
+            index = self.driving_combo.findData(("scripted", 0))
+        return index
+
+    def _on_cameras_found(self, cameras: list) -> None:
+        self._cameras = list(cameras)
+        self._fill_driving_combo()
+
+    def _on_driving_changed(self, _index: int) -> None:
+        data = self.driving_combo.currentData()
+        if data is None:
+            return
+        kind, camera = data
+        self._state = self._state.updated(driving_kind=kind, camera_index=camera if kind == "camera" else self._state.camera_index)
+        self._show_video_choice()
+        if kind == "video" and not self._state.video_path:
+            self._ask_for_video()
+
+    def _show_video_choice(self) -> None:
+        is_video = self._state.driving_kind == "video"
+        path = self._state.video_path
+        self.video_label.setVisible(is_video)
+        self.choose_video_button.setVisible(is_video)
+        self.video_label.setText(Path(path).name if path else "no video chosen")
+        self.video_label.setToolTip(path or "")
+
+    def _ask_for_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a driving video", str(Path.home()), VIDEO_FILTER)
+        if path:
+            self.set_driving_video(path)
+
+    def set_driving_video(self, path: str) -> None:
+        """Drive the animation with the video file ``path`` (looped)."""
+        self._state = self._state.updated(driving_kind="video", video_path=path)
+        self.driving_combo.blockSignals(True)
+        self.driving_combo.setCurrentIndex(self.driving_combo.findData(("video", 0)))
+        self.driving_combo.blockSignals(False)
+        self._show_video_choice()
+
+    def set_driving_scripted(self) -> None:
+        """Drive the animation with the built-in scripted head motion."""
+        self._state = self._state.updated(driving_kind="scripted")
+        self.driving_combo.setCurrentIndex(self.driving_combo.findData(("scripted", 0)))
+
+    def driving_spec(self) -> DrivingSpec:
+        """The driving input chosen now."""
+        return self._state.driving_spec()
+
+    # ------------------------------------------------------------------ running
+
+    def toggle_running(self) -> None:
+        """Start or stop the animation."""
+        if self.session.running:
+            self.session.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        """Start animating the current portrait (problems are shown in the window)."""
+        problem = self._start_problem()
+        if problem is not None:
+            self.show_message(*problem)
+            return
+        self.banner.clear()
+        assert self._current is not None
+        self.session.start(self.driving_spec(), self._current.image, self.controls.settings(), self.vcam_box.isChecked())
+
+    def _start_problem(self) -> tuple[str, str, str | None] | None:
+        problem = model_problem(self.controls.settings())
+        if problem is not None:
+            return problem, "error", "Choose checkpoint..."
+        if self._current is None:
+            return "Choose a portrait first (click one on the left, or add your own).", "info", None
+        spec = self.driving_spec()
+        if spec.kind == "video" and not (spec.path and Path(spec.path).is_file()):
+            return "Choose a driving video file first (or pick scripted motion).", "info", None
+        return None
+
+    def reset_reference(self) -> None:
+        """Re-anchor relative motion on the next driving frame."""
+        if self.session.running:
+            self.session.reset_reference()
+            self.statusBar().showMessage("Reference reset: your current pose is the new neutral pose.", 4000)
+
+    def _on_running_changed(self, running: bool) -> None:
+        if not running:
+            self.stats_label.setText("stopped")
+            if self.record_button.isChecked():
+                self.record_button.blockSignals(True)
+                self.record_button.setChecked(False)
+                self.record_button.blockSignals(False)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        running = self.session.running
+        self.start_button.setText("Stop" if running else "Start")
+        self.reset_button.setEnabled(running)
+        self.record_button.setEnabled(running)
+        for widget in (self.controls.choose_checkpoint_button, self.controls.default_checkpoint_button,
+                       self.controls.backend_combo, self.driving_combo, self.choose_video_button):
+            widget.setEnabled(not running)
+
+    def _poll_session(self) -> None:
+        self.session.poll()
+
+    # ------------------------------------------------------------------ frames
+
+    def _show_latest_frame(self) -> None:
+        frame = self.session.take_frame()
+        if frame is None or not self.session.running:
+            return
+        self._show_driving(frame)
+        animated = frame.animated
+        keypoints = animated.keypoints if self._show_keypoints else None
+        self.output_view.show_image(qimage_from_rgb(animated.image), keypoints=keypoints)
+        self._show_stats(frame)
+        self.frame_shown.emit()
+
+    def _show_driving(self, frame: LiveFrame) -> None:
+        if frame.driving is None:
+            self.driving_view.show_image(None)
+            self.driving_view.set_placeholder("Scripted motion: the head movement is generated, no camera frame.")
+            return
+        box = frame.animated.driving_box
+        self.driving_view.show_image(qimage_from_rgb(frame.driving), box=box)
+        if not frame.animated.face_found:
+            self.statusBar().showMessage("No face in the driving frame: look at the camera.", 2000)
+
+    def _show_stats(self, frame: LiveFrame) -> None:
+        stats = frame.stats
+        self.stats_label.setText(f"{stats.fps:.1f} frames/s | latency {stats.latency_ms:.0f} ms | "
+                                 f"dropped {stats.dropped} | {stats.backend or 'backend ?'}")
+
+    # ------------------------------------------------------------------ model
+
+    def _check_model(self, load: bool) -> bool:
+        problem = model_problem(self.controls.settings())
+        if problem is not None:
+            self.show_message(problem, "error", "Choose checkpoint...")
+            self.controls.show_backend_in_use("in use: no model loaded")
+            return False
+        if self.banner.action_button.text() == "Choose checkpoint...":
+            self.banner.clear()
+        if load:
+            self.controls.show_backend_in_use("in use: loading the model...")
+            self.session.load_engine(self.controls.settings())
+        return True
+
+    def _ask_for_checkpoint(self) -> None:
+        start = self.controls.settings().checkpoint or str(default_checkpoint(gpu=False).parent)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a monkeycam checkpoint", start, CHECKPOINT_FILTER)
+        if path:
+            self.controls.set_checkpoint(path)
+
+    def _on_settings_changed(self, settings: EngineSettings) -> None:
+        previous, self._state = self._state.engine, self._state.updated(engine=settings)
+        model_changed = (previous.checkpoint, previous.backend) != (settings.checkpoint, settings.backend)
+        if model_changed:
+            self._check_model(load=True)
+        else:
+            self.session.update_settings(settings)
+
+    def _on_show_keypoints_changed(self, enabled: bool) -> None:
+        self._show_keypoints = enabled
+
+    def _on_engine_ready(self, info: EngineInfo) -> None:
+        self.controls.show_backend_in_use(f"in use: {info.backend}" + (f" ({info.reason})" if info.reason else ""))
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.controls.show_backend_in_use("in use: no model loaded")
+        self.show_message(f"The model could not be loaded or run: {message}", "error", "Choose checkpoint...")
+
+    # ------------------------------------------------------------------ virtual camera and recording
+
+    def set_virtual_camera(self, enabled: bool) -> None:
+        """Turn the virtual camera output on or off (now, or when the animation starts)."""
+        self._state = self._state.updated(virtual_camera=enabled)
+        if self.session.running:
+            self.vcam_label.setText("starting..." if enabled else "off")
+            self.session.set_virtual_camera(enabled)
+        else:
+            self.vcam_label.setText("on when the animation starts" if enabled else "off")
+
+    def _on_virtual_camera_status(self, status: str) -> None:
+        if not self.vcam_box.isChecked():
+            self.vcam_label.setText("off")
+            return
+        failed = any(word in status.lower() for word in ("no ", "not ", "cannot", "failed", "error", "unavailable"))
+        self.vcam_label.setText(with_help(status) if failed else status)
+
+    def _on_record_toggled(self, checked: bool) -> None:
+        if not checked:
+            self.session.stop_recording()
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Record the animation to", str(Path.home() / "monkeycam.mp4"),
+                                              RECORD_FILTER)
+        if path:
+            self.start_recording(path)
+        else:
+            self.record_button.setChecked(False)
+
+    def start_recording(self, path: str) -> None:
+        """Record the animated output to ``path`` while the animation runs."""
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(True)
+        self.record_button.blockSignals(False)
+        self.record_button.setText("Stop recording")
+        self.session.start_recording(path)
+
+    def _on_recording_finished(self, message: str) -> None:
+        self.record_button.setText("Record...")
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(False)
+        self.record_button.blockSignals(False)
+        self.statusBar().showMessage(message, 10000)
+
+    # ------------------------------------------------------------------ messages
+
+    def show_error(self, message: str) -> None:
+        """Say what went wrong, in the window; the app keeps running."""
+        self.show_message(message, "error")
+
+    def show_message(self, message: str, level: str = "info", action: str | None = None) -> None:
+        """Show ``message`` in the banner at the top of the window."""
+        self.banner.show_message(message, level, action)
+
+    # ------------------------------------------------------------------ drag and drop, closing
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_files(paths)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:
+            super().closeEvent(event)
+            return
+        self._closed = True
+        self._status_timer.stop()
+        self.save_settings()
+        self.session.shutdown()
+        self._portrait_worker.shutdown(final=self._cropper.close)
+        super().closeEvent(event)
