@@ -1,0 +1,95 @@
+"""``monkeycam prepare faces|generic IN_DIR OUT_DIR --size N``: raw videos -> square training clips."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "prepare",
+        help="turn raw videos into square training clips (faces or any object)",
+        description="Turn a folder of raw videos (flat, or with train/ and test/ sub-folders, which the "
+        "output mirrors) into square .mp4 training clips for `monkeycam train`.",
+    )
+    modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
+    _add_faces(modes)
+    _add_generic(modes)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("in_dir", metavar="IN_DIR", help="folder of raw videos (video files, frame folders, frame strips)")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder for the clips (created; must not be inside IN_DIR)")
+    parser.add_argument("--size", type=int, default=256, help="side of the output frames in pixels (default 256)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no per-clip lines")
+
+
+def _add_faces(modes) -> None:
+    from training.prepare import FaceCropSettings
+
+    d = FaceCropSettings()
+    parser = modes.add_parser(
+        "faces",
+        help="talking-head videos -> face clips (mediapipe face detection, one fixed crop per shot)",
+        description="Detect the face (mediapipe) on sampled frames, split each clip into shots where the face "
+        "moves far or disappears, and cut each shot with one fixed square around the face, enlarged and moved "
+        "up a little, resized to --size. Clips without a usable face are skipped and listed. "
+        "OUT_DIR/prepare.json records every shot and crop.",
+    )
+    _add_common(parser)
+    parser.add_argument("--scale", type=float, default=d.scale, help=f"crop side / face size (default {d.scale})")
+    parser.add_argument("--shift-up", type=float, default=d.shift_up,
+                        help=f"move the crop up by this many face heights (default {d.shift_up})")
+    parser.add_argument("--min-face", type=float, default=d.min_face,
+                        help=f"ignore faces smaller than this many pixels (default {d.min_face:.0f})")
+    parser.add_argument("--max-move", type=float, default=d.max_move,
+                        help=f"start a new shot when the face moves more than this many face sizes (default {d.max_move})")
+    parser.add_argument("--min-shot-frames", type=int, default=d.min_shot_frames,
+                        help=f"drop shots shorter than this (default {d.min_shot_frames})")
+    parser.set_defaults(handler=run_faces)
+
+
+def _add_generic(modes) -> None:
+    parser = modes.add_parser(
+        "generic",
+        help="videos of any object -> centre square crop, resized",
+        description="Crop the centre square of every frame and resize it to --size (no detection).",
+    )
+    _add_common(parser)
+    parser.set_defaults(handler=run_generic)
+
+
+def run_faces(args: argparse.Namespace) -> int:
+    from training.prepare import FaceCropSettings, prepare_faces
+
+    settings = FaceCropSettings(
+        scale=args.scale, shift_up=args.shift_up, min_face=args.min_face, max_move=args.max_move,
+        min_shot_frames=args.min_shot_frames,
+    )
+    report = prepare_faces(args.in_dir, args.out_dir, args.size, settings, progress=not args.quiet)
+    _print_report(report, args.quiet)
+    return 0
+
+
+def run_generic(args: argparse.Namespace) -> int:
+    from training.prepare import prepare_generic
+
+    report = prepare_generic(args.in_dir, args.out_dir, args.size, progress=not args.quiet)
+    _print_report(report, args.quiet)
+    return 0
+
+
+def _print_report(report, quiet: bool) -> None:
+    if not quiet:
+        for clip in report.clips:
+            crop = ", ".join(f"{shot.box.size:.0f}" for shot in clip.shots)
+            where = f"{clip.split}/" if clip.split else ""
+            extra = f", {clip.dropped_shots} short shot(s) dropped" if clip.dropped_shots else ""
+            detector = f", {clip.detector} detector" if clip.detector else ""
+            print(f"  {where}{clip.source.name}: {len(clip.shots)} shot(s), {clip.frames_out}/{clip.frames_in} frames, "
+                  f"crop {crop} px{detector}{extra}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)}:")
+        for path, reason in report.skipped:
+            print(f"  {path}: {reason}")
+    print(report.summary())
