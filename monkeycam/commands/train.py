@@ -1,0 +1,109 @@
+"""``monkeycam train``: train Monkey-Net on a folder of videos (see training/)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger("monkeycam.train")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model on a folder of videos",
+        description="Train Monkey-Net on a dataset folder (train/ and test/ sub-folders, or flat). "
+        "Writes state.pt (for --resume), model.safetensors (the model), config.yaml, history.jsonl and "
+        "TensorBoard logs into --out. Ctrl-C saves a checkpoint before stopping. Multi-GPU / multi-node: "
+        "run it under torchrun (e.g. torchrun --nproc_per_node 4 -m monkeycam train ...).",
+    )
+    parser.add_argument("--config", required=True, help="YAML experiment file, or a built-in name (e.g. face64, nemo)")
+    parser.add_argument("--data", help="dataset folder (overrides the config's data)")
+    parser.add_argument("--out", required=True, help="run folder for checkpoints and logs")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    parser.add_argument("--steps", type=int, help="total steps (overrides the config)")
+    parser.add_argument("--batch-size", type=int, help="pairs per step per process (overrides the config)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision on CUDA")
+    parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--max-minutes", type=float, help="stop with a checkpoint after this much wall time")
+    parser.add_argument("--max-frames", type=int, help="decode at most this many frames per video")
+    parser.add_argument("--cache-dir", help="where decoded frames are cached (default: the user cache)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+
+
+def _experiment(args):
+    import dataclasses
+
+    from training.config import load_experiment
+
+    experiment = load_experiment(args.config)
+    overrides = {
+        key: value
+        for key, value in (
+            ("steps", args.steps), ("batch_size", args.batch_size), ("precision", args.precision),
+            ("seed", args.seed), ("max_frames", args.max_frames),
+        )
+        if value is not None
+    }
+    train = dataclasses.replace(experiment.train, **overrides)
+    data = args.data or experiment.data
+    if not data:
+        raise ValueError("no dataset: pass --data DIR (or set 'data:' in the config)")
+    return dataclasses.replace(experiment, train=train, data=data)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from training.data import load_videos
+    from training.trainer import Trainer
+
+    experiment = _experiment(args)
+    device = _device(args.device)
+    if args.resume and not (Path(args.out) / "state.pt").exists():
+        raise ValueError(f"--resume: no training state at {Path(args.out) / 'state.pt'}")
+    if device == "cpu":
+        torch.set_flush_denormal(True)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    frame_size = experiment.train.frame_size or experiment.model.image_size
+    videos = load_videos(
+        experiment.data, "train", frame_size,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        max_frames=experiment.train.max_frames, progress=not args.no_progress,
+    )
+    frames = sum(len(clip.frames) for clip in videos.clips)
+    description = f"{experiment.data} (train split): {len(videos.clips)} clips, {frames} frames at {frame_size}px"
+    log.info("training '%s' on %s, device %s", experiment.model.name, description, device)
+    trainer = Trainer(
+        experiment, [clip.frames for clip in videos.clips], args.out, device=device,
+        data_description=description, resume=args.resume, progress=not args.no_progress,
+    )
+    try:
+        result = trainer.run(max_minutes=args.max_minutes)
+    finally:
+        trainer.close()
+    if not trainer.dist.is_main:
+        return 0 if result.reason != "non_finite" else 1
+    if result.reason == "non_finite":
+        raise RuntimeError(f"training stopped at step {result.step}: loss became NaN/inf; last good checkpoint kept in {args.out}")
+    print(
+        f"{result.reason} at step {result.step} ({result.steps_per_second:.2f} steps/s); "
+        f"model: {result.checkpoint}; resume with --resume --out {args.out}"
+    )
+    return 130 if result.reason == "interrupted" else 0

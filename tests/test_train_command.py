@@ -1,0 +1,86 @@
+"""`monkeycam train` end to end on a generated dataset folder, alone and under torchrun
+(2 CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from monkeycam.checkpoint import load_checkpoint
+from monkeycam.io import VideoWriter
+from tests.synthetic_videos import shape_clip
+from tests.test_training import TINY
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    for split, seeds in (("train", range(4)), ("test", range(4, 5))):
+        (root / split).mkdir()
+        for seed in seeds:
+            with VideoWriter(root / split / f"shape{seed}.mp4", fps=10) as writer:
+                for frame in shape_clip(seed, frames=8, size=32):
+                    writer.write(frame)
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"config": TINY.to_dict()},
+        "train": {"steps": 4, "batch_size": 2, "log_every": 1, "checkpoint_every": 2, "image_every": 2},
+    }))
+    return root, config
+
+
+def train(*args: str, env_extra: dict | None = None, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    command = (launcher or [sys.executable, "-m"]) + ["monkeycam", "train", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_train_resume_and_export(dataset, tmp_path):
+    root, config = dataset
+    out = tmp_path / "run"
+    first = train("--config", str(config), "--data", str(root), "--out", str(out), "--device", "cpu", "--no-progress",
+                  "--cache-dir", str(tmp_path / "cache"))
+    assert first.returncode == 0, first.stderr
+    assert "done at step 4" in first.stdout
+    again = train("--config", str(config), "--data", str(root), "--out", str(out), "--device", "cpu", "--no-progress",
+                  "--cache-dir", str(tmp_path / "cache"), "--resume", "--steps", "6")
+    assert again.returncode == 0, again.stderr
+    model, info = load_checkpoint(out / "model.safetensors")
+    assert info.metadata["training"]["steps"] == 6
+    assert "4 clips" in info.metadata["training"]["data"]
+
+
+def test_bad_inputs_fail_with_one_line(dataset, tmp_path):
+    root, config = dataset
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        ("--config", str(config), "--data", str(empty), "--out", str(tmp_path / "a")),
+        ("--config", "no_such_config", "--data", str(root), "--out", str(tmp_path / "b")),
+        ("--config", str(config), "--data", str(root), "--out", str(tmp_path / "c"), "--resume"),
+    ]
+    for args in cases:
+        result = train(*args, "--device", "cpu", "--no-progress", "--cache-dir", str(tmp_path / "cache"))
+        assert result.returncode == 1, result.stderr
+        errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("monkeycam train: error:"), result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_torchrun_with_two_cpu_processes(dataset, tmp_path):
+    root, config = dataset
+    out = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
+    result = train("--config", str(config), "--data", str(root), "--out", str(out), "--device", "cpu",
+                   "--no-progress", "--cache-dir", str(tmp_path / "cache"), launcher=launcher)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, info = load_checkpoint(out / "model.safetensors")
+    assert info.metadata["training"]["processes"] == 2 and info.metadata["training"]["steps"] == 4
+    rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]  # written once, by the main process
