@@ -154,3 +154,10 @@ def test_builtin_configs_load_and_typos_are_reported(tmp_path):
     bad.write_text("model: {preset: face64}\ntrain: {stepz: 10}\n")
     with pytest.raises(ValueError, match="stepz"):
         load_experiment(bad)
+
+
+def test_an_extended_run_uses_the_new_schedule(clips, tmp_path):
+    Trainer(experiment(2, milestones=(100,)), clips, tmp_path, progress=False).run()
+    resumed = Trainer(experiment(4, milestones=(3,)), clips, tmp_path, resume=True, progress=False)
+    resumed.run()
+    assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1)

@@ -26,6 +26,7 @@ import os
 import platform
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -420,6 +421,9 @@ class Trainer:
             optimizer.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
+            # the schedule of the current config wins (a resumed run may be extended)
+            scheduler.milestones = Counter(self.cfg.milestones)
+            scheduler.gamma = self.cfg.gamma
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.wall_time = float(state.get("wall_time", 0.0))

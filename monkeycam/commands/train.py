@@ -23,6 +23,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     parser.add_argument("--steps", type=int, help="total steps (overrides the config)")
     parser.add_argument("--batch-size", type=int, help="pairs per step per process (overrides the config)")
+    parser.add_argument("--milestones", type=int, nargs="*", help="steps where the lr is multiplied by gamma")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision on CUDA")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
@@ -45,6 +46,7 @@ def _experiment(args):
         for key, value in (
             ("steps", args.steps), ("batch_size", args.batch_size), ("precision", args.precision),
             ("seed", args.seed), ("max_frames", args.max_frames),
+            ("milestones", tuple(args.milestones) if args.milestones is not None else None),
         )
         if value is not None
     }
