@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import statistics
@@ -360,12 +361,14 @@ class _Run:
 def group_runs(samples: list[FaceSample], settings: FaceCropSettings, max_gap_frames: int) -> list[_Run]:
     """Split the samples into runs with a steady face (greedy, in time order).
 
-    A run follows the face nearest to it. When no face of a sample fits the run, the run
-    ends there, unless its face comes back within ``max_gap_frames`` (it was hidden while
-    someone else was in view): then the sample is passed over.
+    A run follows the face nearest to it. When no face of a sample fits the run, the run ends
+    there (the face moved or the shot changed), except when the faces in view are other people
+    (several faces, or one seen beside the run's face before) and the run's face comes back
+    within ``max_gap_frames``: then it was only hidden, and the sample is passed over.
     """
     runs: list[_Run] = []
     current = _Run()
+    others: list[FaceBox] = []  # faces beside the run's face, where last seen
     for index, sample in enumerate(samples):
         faces = usable_faces(sample, settings.min_face)
         if not faces:
@@ -374,15 +377,23 @@ def group_runs(samples: list[FaceSample], settings: FaceCropSettings, max_gap_fr
             box = _closest(faces, current.middle())
             if current.accepts(box, settings):
                 current.faces.append((sample.frame, box))
+                others = [face for face in faces if face is not box] or others
                 continue
-            if _comes_back(current, samples[index + 1 :], settings, max_gap_frames):
+            other_people = len(faces) > 1 or _seen_before(faces[0], others, settings)
+            if other_people and _comes_back(current, samples[index + 1 :], settings, max_gap_frames):
                 continue
         if current.faces:
             runs.append(current)
-        current = _Run([(sample.frame, faces[0])])
+        current, others = _Run([(sample.frame, faces[0])]), list(faces[1:])
     if current.faces:
         runs.append(current)
     return runs
+
+
+def _seen_before(box: FaceBox, others: list[FaceBox], settings: FaceCropSettings) -> bool:
+    """Whether ``box`` is where one of the other faces was."""
+    reach = settings.max_move * max(box.width, box.height)
+    return any(math.dist(box.centre, other.centre) <= reach for other in others)
 
 
 def _comes_back(run: _Run, later: list[FaceSample], settings: FaceCropSettings, max_gap_frames: int) -> bool:
