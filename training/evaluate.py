@@ -1,0 +1,431 @@
+"""Video reconstruction evaluation (paper Sec. 4): L1, AKD and the missing-landmark rate.
+
+Each test video is reconstructed from its first frame: source = frame 0, driving = every
+frame, and the generator renders the source with the driving frame's keypoints used as they
+are (absolute transfer, the paper's reconstruction task). The same metrics are computed for the
+"no motion" baseline, which shows the source frame for every frame.
+
+- **L1**: mean absolute difference of real and generated pixels, RGB in [0, 1], averaged over
+  all frames of all videos (every frame counts once).
+- **AKD** (average keypoint distance, faces only): mean distance, in pixels at the evaluation
+  resolution, between the 468 mediapipe face-mesh landmarks of the real and of the generated
+  frame, over frames where both have landmarks. Face mesh is unreliable on small images, so
+  both frames are upscaled (bicubic) to at least :data:`LANDMARK_SIZE` px before it runs and the
+  distances are divided by the same factor.
+- **MKR** (missing-landmark rate, faces only, the paper's MKR idea): fraction of the frames with
+  landmarks in the real frame that have none in the generated frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
+
+from .data import VideoClip, load_videos
+
+log = logging.getLogger(__name__)
+
+LANDMARK_SIZE = 256
+METRICS = ("l1", "akd", "mkr")
+KEYPOINT_COLOURS = [
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
+]
+
+
+# --------------------------------------------------------------------------- metric accumulation
+
+
+@dataclass
+class MetricSums:
+    """Running sums of one row of metrics (a video, or all videos; model or baseline)."""
+
+    frames: int = 0
+    abs_error: float = 0.0  # sum over frames of the frame's mean absolute error
+    akd_sum: float = 0.0
+    akd_frames: int = 0
+    real_with_landmarks: int = 0
+    missing_in_generated: int = 0
+
+    def add(self, other: MetricSums) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_row(self, faces: bool) -> dict[str, float | None]:
+        """{"l1", "akd", "mkr"}; AKD and MKR are None for non-faces or without landmarks."""
+        l1 = self.abs_error / self.frames if self.frames else None
+        akd = self.akd_sum / self.akd_frames if faces and self.akd_frames else None
+        mkr = self.missing_in_generated / self.real_with_landmarks if faces and self.real_with_landmarks else None
+        return {"l1": l1, "akd": akd, "mkr": mkr}
+
+
+def l1_per_frame(real: np.ndarray, generated: np.ndarray) -> np.ndarray:
+    """Mean absolute error per frame. real, generated: (T, H, W, 3), uint8 or float in [0, 1]."""
+    return np.abs(_unit(real) - _unit(generated)).mean(axis=(1, 2, 3))
+
+
+def _unit(frames: np.ndarray) -> np.ndarray:
+    return frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames.astype(np.float32)
+
+
+class LandmarkFinder:
+    """mediapipe face mesh on frames upscaled to >= ``min_size`` px; landmarks in input pixels."""
+
+    def __init__(self, min_size: int = LANDMARK_SIZE) -> None:
+        from monkeycam.face import FaceMesh
+
+        self.min_size = min_size
+        self._mesh = FaceMesh(static=True)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        """(468, 2) landmarks of an (H, W, 3) uint8 frame in its own pixels, or None."""
+        factor = self.upscale(frame.shape[0])
+        if factor > 1:
+            size = (round(frame.shape[1] * factor), round(frame.shape[0] * factor))
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+        points = self._mesh.landmarks(frame)
+        return None if points is None else points / factor
+
+    def upscale(self, height: int) -> float:
+        """The factor applied before face mesh (1 when the frame is already large enough)."""
+        return max(1.0, self.min_size / height)
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self) -> LandmarkFinder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def landmark_sums(real: list[np.ndarray | None], generated: list[np.ndarray | None]) -> MetricSums:
+    """AKD and MKR counts of aligned lists of landmarks ((468, 2) arrays or None)."""
+    sums = MetricSums()
+    for points_real, points_generated in zip(real, generated):
+        if points_real is None:
+            continue
+        sums.real_with_landmarks += 1
+        if points_generated is None:
+            sums.missing_in_generated += 1
+            continue
+        sums.akd_sum += float(np.linalg.norm(points_real - points_generated, axis=1).mean())
+        sums.akd_frames += 1
+    return sums
+
+
+# --------------------------------------------------------------------------- reconstruction
+
+
+@dataclass
+class Reconstructed:
+    """A reconstructed video: generated (T, H, W, 3) float32 in [0, 1], keypoints (T, K, 2) in [-1, 1]."""
+
+    generated: np.ndarray
+    keypoints: np.ndarray
+
+
+def to_tensor(frames: np.ndarray, device: torch.device | str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (T, 3, H, W) in [0, 1] on ``device`` with ``dtype``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)
+    return tensor.to(dtype).div_(255.0)
+
+
+def _expand_features(features: Any, batch: int) -> Any:
+    """Repeat the batch-1 tensors of cached source features (views, no copy) to ``batch``."""
+    if isinstance(features, torch.Tensor):
+        return features.expand(batch, *features.shape[1:])
+    if isinstance(features, tuple) and hasattr(features, "_fields"):
+        return type(features)(*(_expand_features(value, batch) for value in features))
+    if isinstance(features, list):
+        return [_expand_features(value, batch) for value in features]
+    return features
+
+
+@torch.inference_mode()
+def reconstruct(
+    model: MonkeyNet, frames: np.ndarray, batch_size: int = 16, device: torch.device | str = "cpu",
+    progress: Any = None,
+) -> Reconstructed:
+    """Reconstruct every frame of a video from its first frame (absolute keypoints).
+
+    Args:
+        frames: (T, H, W, 3) uint8 RGB at the model's image size.
+        progress: a tqdm bar to advance by the number of frames done (optional).
+    """
+    dtype = next(model.parameters()).dtype
+    source = to_tensor(frames[:1], device, dtype)
+    features = model.prepare_source(source)
+    outputs, keypoints = [], []
+    for start in range(0, len(frames), batch_size):
+        driving = to_tensor(frames[start : start + batch_size], device, dtype)
+        kp_driving: Keypoints = model.kp_detector(driving)
+        generated = model.animate(_expand_features(features, len(driving)), absolute_keypoints(kp_driving))
+        outputs.append(generated.prediction.float().permute(0, 2, 3, 1).cpu().numpy())
+        keypoints.append(kp_driving.mean.float().cpu().numpy())
+        if progress is not None:
+            progress.update(len(driving))
+    return Reconstructed(np.concatenate(outputs), np.concatenate(keypoints))
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] -> uint8 (rounded)."""
+    return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- one video
+
+
+@dataclass
+class VideoResult:
+    name: str
+    frames: int
+    model: MetricSums
+    baseline: MetricSums
+
+    def as_row(self, faces: bool) -> dict[str, Any]:
+        return {"name": self.name, "frames": self.frames, **self.model.as_row(faces),
+                "baseline": self.baseline.as_row(faces)}
+
+
+def evaluate_clip(
+    model: MonkeyNet, clip: VideoClip, landmarks: LandmarkFinder | None, batch_size: int, device: str,
+    progress: Any = None,
+) -> tuple[VideoResult, Reconstructed]:
+    """Metrics of the model and of the no-motion baseline on one video."""
+    real = clip.frames
+    result = reconstruct(model, real, batch_size, device, progress)
+    model_sums = MetricSums(frames=len(real), abs_error=float(l1_per_frame(real, result.generated).sum()))
+    still = np.broadcast_to(real[:1], real.shape)
+    baseline_sums = MetricSums(frames=len(real), abs_error=float(l1_per_frame(real, still).sum()))
+    if landmarks is not None:
+        real_points = [landmarks(frame) for frame in real]
+        generated_points = [landmarks(frame) for frame in to_uint8(result.generated)]
+        model_sums.add(landmark_sums(real_points, generated_points))
+        baseline_sums.add(landmark_sums(real_points, [real_points[0]] * len(real)))
+    return VideoResult(clip.name, len(real), model_sums, baseline_sums), result
+
+
+def looks_like_faces(clips: list[VideoClip], landmarks: LandmarkFinder) -> bool:
+    """True when face mesh finds a face in the first frame of at least half of the videos."""
+    found = sum(landmarks(clip.frames[0]) is not None for clip in clips)
+    return found * 2 >= len(clips)
+
+
+# --------------------------------------------------------------------------- side-by-side videos
+
+
+def draw_keypoints(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """A copy of an (H, W, 3) uint8 frame with (K, 2) keypoints in [-1, 1] drawn as dots."""
+    out = frame.copy()
+    height, width = frame.shape[:2]
+    radius = max(2, round(width / 64))
+    for index, (x, y) in enumerate(keypoints):
+        centre = (round((x + 1) / 2 * (width - 1)), round((y + 1) / 2 * (height - 1)))
+        cv2.circle(out, centre, radius, KEYPOINT_COLOURS[index % len(KEYPOINT_COLOURS)], -1, cv2.LINE_AA)
+    return out
+
+
+def side_by_side(real: np.ndarray, generated: np.ndarray, keypoints: np.ndarray, panel: int) -> Iterator[np.ndarray]:
+    """Frames of driving | generated | generated with keypoints, each panel ``panel`` px wide."""
+    for frame_real, frame_generated, points in zip(real, to_uint8(generated), keypoints):
+        big_real = _enlarge(frame_real, panel)
+        big_generated = _enlarge(frame_generated, panel)
+        yield np.concatenate([big_real, big_generated, draw_keypoints(big_generated, points)], axis=1)
+
+
+def _enlarge(frame: np.ndarray, size: int) -> np.ndarray:
+    if frame.shape[0] == size:
+        return frame
+    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def save_side_by_side(folder: Path, name: str, real: np.ndarray, result: Reconstructed, fps: float = 25.0) -> Path:
+    """Write folder/NAME.mp4: driving | generated | keypoints on the generated frame."""
+    from monkeycam.io import VideoWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{Path(name).stem}.mp4"
+    panel = max(LANDMARK_SIZE, real.shape[1])
+    with VideoWriter(path, fps) as writer:
+        for frame in side_by_side(real, result.generated, result.keypoints, panel):
+            writer.write(frame)
+    return path
+
+
+# --------------------------------------------------------------------------- the whole evaluation
+
+
+def load_model(checkpoint: str | os.PathLike | MonkeyNet, device: str) -> tuple[MonkeyNet, str]:
+    """The model and a name for the report; a model in memory stays on its own device."""
+    if isinstance(checkpoint, MonkeyNet):
+        return checkpoint, checkpoint.config.name
+    from monkeycam.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(checkpoint, device=device)
+    return model, Path(checkpoint).name
+
+
+def check_device(device: str) -> str:
+    """'cpu' or 'cuda' (ValueError with one line when CUDA is asked for but absent)."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but CUDA is not available on this machine")
+    return device
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike | MonkeyNet,
+    data: str | os.PathLike,
+    json_path: str | os.PathLike | None = None,
+    save_video: str | os.PathLike | None = None,
+    max_frames: int | None = None,
+    device: str = "cpu",
+    faces: bool | None = None,
+    batch_size: int = 16,
+    split: str = "test",
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Video reconstruction on the test videos of ``data``; returns the report (see module docstring).
+
+    Args:
+        checkpoint: a monkeycam checkpoint file, or a model in memory (the trainer's).
+        data: dataset folder; its test/ sub-folder, or the seeded test split of a flat folder.
+        json_path: also write the report there (atomically).
+        save_video: write driving | generated | keypoints videos into this folder.
+        max_frames: use only the first frames of each video.
+        device: "cpu" or "cuda" (a model in memory runs where it is).
+        faces: compute AKD and MKR (True), skip them (False), or decide by running face mesh
+            on the first frame of each video (None).
+        batch_size: driving frames per forward pass.
+        split: "test" (default), "train" or "all".
+
+    Returns:
+        {"l1", "akd", "mkr", "baseline": {...}, "videos": [...], "checkpoint", "image_size",
+        "frames", ...}; AKD and MKR are None when not computed.
+    """
+    started = time.perf_counter()
+    device = check_device(device)
+    torch.set_flush_denormal(True)
+    model, name = load_model(checkpoint, device)
+    device = str(next(model.parameters()).device)
+    size = model.config.image_size
+    videos = load_videos(data, split, size, cache_dir=cache_dir, max_frames=max_frames, progress=progress)
+    was_training = model.training
+    landmarks = LandmarkFinder() if faces is not False else None
+    try:
+        model.eval()
+        use_faces = looks_like_faces(videos.clips, landmarks) if faces is None else faces
+        log.info(f"face landmarks (AKD, MKR): {'on' if use_faces else 'off'}")
+        results = _evaluate_all(model, videos.clips, landmarks if use_faces else None, batch_size, device,
+                                Path(save_video) if save_video else None, progress)
+    finally:
+        model.train(was_training)
+        if landmarks is not None:
+            landmarks.close()
+    report = build_report(results, use_faces, name, size, data, split, device)
+    report["skipped"] = [{"source": str(path), "reason": reason} for path, reason in videos.skipped]
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    if json_path:
+        write_json(Path(json_path), report)
+    return report
+
+
+def _evaluate_all(
+    model: MonkeyNet, clips: list[VideoClip], landmarks: LandmarkFinder | None, batch_size: int, device: str,
+    save_video: Path | None, progress: bool,
+) -> list[VideoResult]:
+    results = []
+    total = sum(len(clip) for clip in clips)
+    with tqdm(total=total, desc="evaluating", unit="frame", disable=not progress) as bar:
+        for clip in clips:
+            bar.set_postfix_str(clip.name[-30:])
+            result, reconstruction = evaluate_clip(model, clip, landmarks, batch_size, device, bar)
+            results.append(result)
+            if save_video is not None:
+                save_side_by_side(save_video, clip.name, clip.frames, reconstruction)
+    return results
+
+
+def build_report(
+    results: list[VideoResult], faces: bool, checkpoint: str, image_size: int, data: str | os.PathLike,
+    split: str, device: str,
+) -> dict[str, Any]:
+    """The JSON-ready report: overall rows (every frame counts once), baseline, per-video rows."""
+    model_total, baseline_total = MetricSums(), MetricSums()
+    for result in results:
+        model_total.add(result.model)
+        baseline_total.add(result.baseline)
+    return {
+        **model_total.as_row(faces),
+        "baseline": baseline_total.as_row(faces),
+        "videos": [result.as_row(faces) for result in results],
+        "checkpoint": checkpoint,
+        "image_size": image_size,
+        "frames": model_total.frames,
+        "num_videos": len(results),
+        "data": str(data),
+        "split": split,
+        "faces": faces,
+        "landmark_upscale_to": LANDMARK_SIZE if faces else None,
+        "device": device,
+    }
+
+
+def write_json(path: Path, report: dict[str, Any]) -> Path:
+    """Write the report as JSON atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Per-video rows, then the model and no-motion rows over all videos (text table)."""
+    header = f"{'video':32s} {'frames':>6s} {'L1':>7s} {'AKD px':>7s} {'MKR':>6s} | {'L1':>7s} {'AKD px':>7s} {'MKR':>6s}"
+    lines = [f"{'':40s}{'model':^23s} | {'no motion (baseline)':^22s}", header, "-" * len(header)]
+    for row in report["videos"]:
+        lines.append(f"{row['name'][:32]:32s} {row['frames']:6d} {_metrics(row)} | {_metrics(row['baseline'])}")
+    lines.append("-" * len(header))
+    lines.append(f"{'all videos':32s} {report['frames']:6d} {_metrics(report)} | {_metrics(report['baseline'])}")
+    lines.append("")
+    lines.append(f"{'':12s} {'L1':>7s} {'AKD px':>7s} {'MKR':>6s}")
+    lines.append(f"{'model':12s} {_metrics(report)}")
+    lines.append(f"{'no motion':12s} {_metrics(report['baseline'])}")
+    return "\n".join(lines)
+
+
+def _metrics(row: dict[str, Any]) -> str:
+    return f"{_cell(row['l1'], 4):>7s} {_cell(row['akd'], 2):>7s} {_cell(row['mkr'], 3):>6s}"
