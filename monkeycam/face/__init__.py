@@ -1,6 +1,20 @@
-"""Finding and cropping faces (mediapipe 0.10.14, which ships its models in the wheel)."""
+"""Finding, cropping and tracking faces (mediapipe 0.10.14, which ships its models in the wheel)."""
 
 from .detector import FaceBox, FaceDetector, FaceMesh, FaceUnavailable
 from .crop import CropBox, crop_square, square_box_around
+from .tracker import (
+    CropBoxTracker,
+    FaceLocator,
+    FaceTracker,
+    OneEuroFilter,
+    TrackedFace,
+    detect_scaled,
+    one_euro_for_strength,
+    whole_frame_box,
+)
 
-__all__ = ["FaceBox", "FaceDetector", "FaceMesh", "FaceUnavailable", "CropBox", "crop_square", "square_box_around"]
+__all__ = [
+    "FaceBox", "FaceDetector", "FaceMesh", "FaceUnavailable", "CropBox", "crop_square", "square_box_around",
+    "CropBoxTracker", "FaceLocator", "FaceTracker", "OneEuroFilter", "TrackedFace", "detect_scaled", "one_euro_for_strength",
+    "whole_frame_box",
+]

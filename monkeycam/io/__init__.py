@@ -1,5 +1,11 @@
-"""Reading and writing media: images, video files (cameras and virtual cameras live in the engine's I/O)."""
+"""Reading and writing media: images, video files, cameras and virtual cameras."""
 
+from .camera import Camera, CameraError, CameraLost, describe_cameras, list_cameras
 from .media import MediaError, VideoInfo, VideoWriter, iter_video, probe_video, read_image, read_video, write_image
+from .virtual_camera import VirtualCamera, VirtualCameraUnavailable, fit_frame, setup_help
 
-__all__ = ["MediaError", "VideoInfo", "VideoWriter", "iter_video", "probe_video", "read_image", "read_video", "write_image"]
+__all__ = [
+    "MediaError", "VideoInfo", "VideoWriter", "iter_video", "probe_video", "read_image", "read_video", "write_image",
+    "Camera", "CameraError", "CameraLost", "describe_cameras", "list_cameras",
+    "VirtualCamera", "VirtualCameraUnavailable", "fit_frame", "setup_help",
+]

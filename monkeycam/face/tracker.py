@@ -1,0 +1,225 @@
+"""Steady face crops in a video: a One Euro filter, a smoothed crop box, a face tracker.
+
+Detections jitter by a few pixels from frame to frame; cropping them as they come makes the
+animated face shake. :class:`CropBoxTracker` smooths the box with a One Euro filter (little lag
+on fast moves, strong smoothing when still) and keeps it in place inside a small dead zone, so
+small head movements stay visible to the keypoint detector instead of being cancelled by the
+crop following them. Plain numpy; no mediapipe import here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .crop import CropBox, square_box_around
+from .detector import FaceBox
+
+
+class OneEuroFilter:
+    """The One Euro filter (Casiez, Roussel, Vogel, CHI 2012) on arrays of any fixed shape.
+
+    An exponential smoother whose cut-off frequency rises with the signal's speed:
+    ``cutoff = min_cutoff + beta * |filtered derivative|``, per element.
+
+    Args:
+        min_cutoff: cut-off frequency (Hz) when the signal is still; lower is smoother.
+        beta: how much speed (units per second) raises the cut-off; higher lags less.
+        d_cutoff: cut-off frequency (Hz) of the derivative estimate.
+    """
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
+        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
+            raise ValueError("OneEuroFilter needs min_cutoff > 0, d_cutoff > 0 and beta >= 0")
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.d_cutoff = d_cutoff
+        self._value: np.ndarray | None = None
+        self._speed: np.ndarray | None = None
+        self._time: float | None = None
+
+    def reset(self) -> None:
+        """Forget the past: the next value passes through unchanged."""
+        self._value = self._speed = self._time = None
+
+    def __call__(self, value: np.ndarray, timestamp: float) -> np.ndarray:
+        """Filter ``value`` observed at ``timestamp`` (seconds, increasing) -> same shape."""
+        value = np.asarray(value, dtype=np.float64)
+        if self._value is None or self._time is None or value.shape != self._value.shape:
+            self._value, self._speed, self._time = value.copy(), np.zeros_like(value), timestamp
+            return value.copy()
+        dt = timestamp - self._time
+        if dt <= 0:  # a repeated or out-of-order timestamp: keep the last output
+            return self._value.copy()
+        speed = (value - self._value) / dt
+        self._speed = _smooth(self._speed, speed, _alpha(self.d_cutoff, dt))
+        cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
+        self._value = _smooth(self._value, value, _alpha(cutoff, dt))
+        self._time = timestamp
+        return self._value.copy()
+
+
+def _alpha(cutoff: float | np.ndarray, dt: float) -> float | np.ndarray:
+    """Smoothing factor of a first-order low-pass filter at ``cutoff`` Hz for a step ``dt`` s."""
+    tau = 1.0 / (2.0 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+def _smooth(previous: np.ndarray, value: np.ndarray, alpha: float | np.ndarray) -> np.ndarray:
+    return alpha * value + (1.0 - alpha) * previous
+
+
+def one_euro_for_strength(strength: float, beta: float = 4.0) -> OneEuroFilter | None:
+    """A One Euro filter for a 0..1 smoothing strength (None for 0: no smoothing).
+
+    The still-signal cut-off goes from 6 Hz (strength near 0, light) to 0.2 Hz (strength 1,
+    heavy) on a log scale; ``beta`` keeps fast moves responsive. Tuned for keypoints in
+    [-1, 1] crop coordinates; divide pixel signals by a size first.
+    """
+    strength = float(np.clip(strength, 0.0, 1.0))
+    if strength == 0.0:
+        return None
+    min_cutoff = 6.0 * (0.2 / 6.0) ** strength
+    return OneEuroFilter(min_cutoff=min_cutoff, beta=beta, d_cutoff=1.0)
+
+
+class CropBoxTracker:
+    """Turns noisy per-frame crop boxes into a steady one.
+
+    The box is smoothed with a One Euro filter in units of its own size, then held still until
+    the smoothed box leaves a dead zone (``dead_zone`` of the size for the centre, ``size_tolerance``
+    relative change for the size); beyond it the box follows just enough to bring it back to
+    the zone's edge, so it never jumps.
+
+    Args:
+        smoothing: 0 (follow every detection) .. 1 (heavy smoothing).
+        dead_zone: centre movement, as a fraction of the box size, ignored by the crop.
+        size_tolerance: relative size change ignored by the crop.
+    """
+
+    def __init__(self, smoothing: float = 0.5, dead_zone: float = 0.04, size_tolerance: float = 0.06) -> None:
+        self.dead_zone = dead_zone
+        self.size_tolerance = size_tolerance
+        self._filter = one_euro_for_strength(smoothing, beta=2.0)
+        self._unit: float | None = None
+        self._box: CropBox | None = None
+
+    @property
+    def box(self) -> CropBox | None:
+        """The current steady box, or None before the first update."""
+        return self._box
+
+    def reset(self) -> None:
+        self._unit = self._box = None
+        if self._filter is not None:
+            self._filter.reset()
+
+    def update(self, box: CropBox, timestamp: float) -> CropBox:
+        """Feed the box detected at ``timestamp`` (seconds) and get the steady box."""
+        if self._unit is None:
+            self._unit = max(box.size, 1.0)
+        cx, cy = box.centre
+        observed = np.array([cx, cy, box.size]) / self._unit
+        smoothed = self._filter(observed, timestamp) if self._filter is not None else observed
+        cx, cy, size = (smoothed * self._unit).tolist()
+        self._box = self._hold(cx, cy, size)
+        return self._box
+
+    def _hold(self, cx: float, cy: float, size: float) -> CropBox:
+        """Move the previous box only as far as needed to keep (cx, cy, size) in its dead zone."""
+        if self._box is None:
+            return CropBox(cx - size / 2, cy - size / 2, size)
+        old_cx, old_cy = self._box.centre
+        old_size = self._box.size
+        new_size = _follow(old_size, size, self.size_tolerance * old_size)
+        margin = self.dead_zone * new_size
+        new_cx, new_cy = _follow(old_cx, cx, margin), _follow(old_cy, cy, margin)
+        return CropBox(new_cx - new_size / 2, new_cy - new_size / 2, new_size)
+
+
+def _follow(current: float, target: float, margin: float) -> float:
+    """``current`` moved towards ``target`` until it is within ``margin`` of it."""
+    if target > current + margin:
+        return target - margin
+    if target < current - margin:
+        return target + margin
+    return current
+
+
+class FaceLocator(Protocol):
+    """Anything that finds the largest face in an (H, W, 3) uint8 RGB frame (e.g. FaceDetector)."""
+
+    def largest(self, frame: np.ndarray) -> FaceBox | None: ...
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """The crop to use for one frame: ``box`` in frame pixels; ``face_found`` for this frame."""
+
+    box: CropBox
+    face_found: bool
+
+
+def whole_frame_box(width: int, height: int, cover: bool = False) -> CropBox:
+    """A centred square over a frame: inside it (side min(w, h)), or covering it (max(w, h))."""
+    size = float(max(width, height) if cover else min(width, height))
+    return CropBox((width - size) / 2, (height - size) / 2, size)
+
+
+class FaceTracker:
+    """A steady square face crop for every frame of a video or camera stream.
+
+    Runs the detector on a copy of the frame shrunk to ``detect_side`` pixels, turns the face into a crop box
+    ``crop_scale`` times its size and smooths it with :class:`CropBoxTracker`. When the face is
+    lost, the last box is kept; before any face, the centred square of the frame is used.
+
+    Args:
+        detector: the face finder, or None to always use the centred square.
+    """
+
+    def __init__(
+        self,
+        detector: FaceLocator | None,
+        crop_scale: float = 2.0,
+        smoothing: float = 0.5,
+        detect_side: int = 320,
+    ) -> None:
+        self.detector = detector
+        self.crop_scale = crop_scale
+        self.detect_side = detect_side
+        self._tracker = CropBoxTracker(smoothing)
+
+    def reset(self) -> None:
+        self._tracker.reset()
+
+    def update(self, frame: np.ndarray, timestamp: float) -> TrackedFace:
+        """The crop for ``frame`` (H, W, 3) uint8 RGB seen at ``timestamp`` seconds."""
+        face = self._detect(frame)
+        if face is None:
+            box = self._tracker.box or whole_frame_box(frame.shape[1], frame.shape[0])
+            return TrackedFace(box, False)
+        box = square_box_around(face, self.crop_scale)
+        return TrackedFace(self._tracker.update(box, timestamp), True)
+
+    def _detect(self, frame: np.ndarray) -> FaceBox | None:
+        if self.detector is None:
+            return None
+        return detect_scaled(self.detector, frame, self.detect_side)
+
+
+def detect_scaled(detector: FaceLocator, frame: np.ndarray, max_side: int) -> FaceBox | None:
+    """The largest face in ``frame``, detected on a copy shrunk to ``max_side`` pixels at most
+    (detection cost grows with the frame; accuracy does not need more). Frame pixels."""
+    height, width = frame.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    if factor == 1.0:
+        return detector.largest(frame)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    face = detector.largest(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    if face is None:
+        return None
+    return FaceBox(face.x / factor, face.y / factor, face.width / factor, face.height / factor, face.score)

@@ -1,0 +1,115 @@
+"""A virtual camera (pyvirtualcam) that video-call apps can select, with clear setup help.
+
+pyvirtualcam is imported only when a virtual camera is opened. A virtual camera keeps the size
+it was opened with (apps do not expect it to change); frames of another size are fitted into
+it with black bars.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+
+LINUX_HELP = (
+    "Linux: sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=monkeycam "
+    "(package v4l2loopback-dkms)"
+)
+OBS_HELP = "Windows/macOS: install OBS Studio and start its virtual camera once"
+
+
+class VirtualCameraUnavailable(RuntimeError):
+    """No virtual camera can be opened; the message (one line) says how to get one."""
+
+
+def setup_help() -> str:
+    """How to get a virtual camera device, this platform's way first."""
+    if sys.platform.startswith("linux"):
+        return f"{LINUX_HELP}; {OBS_HELP}"
+    return f"{OBS_HELP}; {LINUX_HELP}"
+
+
+def _pyvirtualcam():
+    try:
+        import pyvirtualcam
+    except ImportError as error:
+        raise VirtualCameraUnavailable(f"pyvirtualcam is not installed ({error}); pip install pyvirtualcam") from None
+    return pyvirtualcam
+
+
+class VirtualCamera:
+    """A virtual camera device receiving (H, W, 3) uint8 RGB frames.
+
+    Args:
+        width, height: the size apps will see (even numbers work everywhere).
+        fps: the frame rate announced to apps.
+        backend: a pyvirtualcam backend name (None: the platform's first that works).
+        device: a specific device (e.g. ``/dev/video10``), None for any.
+
+    Raises:
+        VirtualCameraUnavailable: no device (the message explains how to get one).
+    """
+
+    def __init__(
+        self, width: int, height: int, fps: float = 30.0, backend: str | None = None, device: str | None = None
+    ) -> None:
+        if width < 2 or height < 2:
+            raise ValueError(f"a virtual camera needs a size of at least 2x2, got {width}x{height}")
+        pyvirtualcam = _pyvirtualcam()
+        known = getattr(getattr(pyvirtualcam, "camera", None), "BACKENDS", None)
+        if backend is not None and known is not None and backend not in known:
+            # checked here: pyvirtualcam's Camera half-initialises on an unknown name
+            raise VirtualCameraUnavailable(f"unknown virtual camera backend {backend!r}")
+        self.width, self.height = int(width), int(height)
+        try:
+            self._camera = pyvirtualcam.Camera(
+                self.width, self.height, float(fps), fmt=pyvirtualcam.PixelFormat.RGB,
+                backend=backend, device=device, print_fps=False,
+            )
+        except KeyError:
+            raise VirtualCameraUnavailable(f"unknown virtual camera backend {backend!r}") from None
+        except RuntimeError as error:
+            reason = " / ".join(line.strip() for line in str(error).splitlines() if line.strip())
+            raise VirtualCameraUnavailable(f"no virtual camera device found ({reason}). {setup_help()}") from None
+        self.frames_sent = 0
+
+    @property
+    def device(self) -> str:
+        """The device apps see (e.g. /dev/video10, 'OBS Virtual Camera')."""
+        return self._camera.device
+
+    def send(self, frame: np.ndarray) -> None:
+        """Show an (H, W, 3) uint8 RGB frame (fitted to the camera's size when it differs)."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
+        self._camera.send(np.ascontiguousarray(fit_frame(frame, self.width, self.height)))
+        self.frames_sent += 1
+
+    def close(self) -> None:
+        """Release the device; safe to call twice."""
+        camera, self._camera = getattr(self, "_camera", None), None
+        if camera is not None:
+            camera.close()
+
+    def __enter__(self) -> "VirtualCamera":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize ``frame`` to fit (width, height) keeping its aspect ratio, with black bars."""
+    frame_height, frame_width = frame.shape[:2]
+    if (frame_width, frame_height) == (width, height):
+        return frame
+    scale = min(width / frame_width, height / frame_height)
+    new_width, new_height = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
+    resized = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    if (new_width, new_height) == (width, height):
+        return resized
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    top, left = (height - new_height) // 2, (width - new_width) // 2
+    canvas[top : top + new_height, left : left + new_width] = resized
+    return canvas

@@ -1,0 +1,84 @@
+"""The virtual camera: frames of the right size reach a backend registered with pyvirtualcam,
+other sizes are letterboxed, and a missing device is one line that says how to get one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monkeycam.io import VirtualCamera, VirtualCameraUnavailable, fit_frame, setup_help
+
+pyvirtualcam = pytest.importorskip("pyvirtualcam")
+
+
+class KeepingBackend:
+    frames: list[np.ndarray] = []
+    opened: dict = {}
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw) -> None:
+        KeepingBackend.frames = []
+        KeepingBackend.opened = {"width": width, "height": height, "fps": fps}
+
+    def send(self, frame: np.ndarray) -> None:
+        KeepingBackend.frames.append(frame.copy())
+
+    def close(self) -> None:
+        KeepingBackend.opened["closed"] = True
+
+    def device(self) -> str:
+        return "keeping-device"
+
+    def native_fourcc(self):
+        return None
+
+
+@pytest.fixture
+def keeping_backend():
+    from pyvirtualcam.camera import BACKENDS
+
+    pyvirtualcam.register_backend("monkeycam-keeping", KeepingBackend)
+    yield "monkeycam-keeping"
+    BACKENDS.pop("monkeycam-keeping", None)
+
+
+def test_frames_reach_a_registered_backend_at_the_camera_size(keeping_backend):
+    with VirtualCamera(64, 48, fps=25, backend=keeping_backend) as camera:
+        assert camera.device == "keeping-device"
+        same = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        camera.send(same)
+        camera.send(np.full((100, 100, 3), 255, np.uint8))  # another size: fitted with bars
+        with pytest.raises(ValueError, match="uint8 RGB"):
+            camera.send(np.zeros((48, 64), np.uint8))
+    assert KeepingBackend.opened["width"] == 64 and KeepingBackend.opened["closed"]
+    assert [frame.size for frame in KeepingBackend.frames] == [64 * 48 * 3] * 2
+    assert np.array_equal(KeepingBackend.frames[0].reshape(48, 64, 3), same)
+    letterboxed = KeepingBackend.frames[1].reshape(48, 64, 3)
+    assert letterboxed[:, :8].max() == 0 and letterboxed[:, 8:56].min() == 255
+
+
+def test_fit_frame_keeps_the_aspect_ratio():
+    fitted = fit_frame(np.full((10, 40, 3), 200, np.uint8), 40, 40)
+    assert fitted.shape == (40, 40, 3)
+    assert fitted[:15].max() == 0 and fitted[15:25].min() == 200
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or bool(list(Path("/dev").glob("video*"))),
+                    reason="needs Linux without any /dev/video* device")
+def test_a_missing_device_is_one_line_saying_how_to_get_one():
+    with pytest.raises(VirtualCameraUnavailable) as caught:
+        VirtualCamera(64, 64, backend="v4l2loopback")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "sudo modprobe v4l2loopback devices=1 exclusive_caps=1" in message
+    assert "install OBS Studio and start its virtual camera once" in message
+    assert message.index("Linux") < message.index("Windows/macOS")
+    with pytest.raises(VirtualCameraUnavailable, match="unknown virtual camera backend"):
+        VirtualCamera(64, 64, backend="no-such-backend")
+
+
+def test_setup_help_names_every_platform():
+    text = setup_help()
+    assert "v4l2loopback" in text and "OBS Studio" in text and "Windows/macOS" in text
