@@ -12,6 +12,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+class EngineError(RuntimeError):
+    """The engine cannot do what was asked (no model file, no working backend, no source...);
+    the message is one line for the user."""
+
+
 BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
 BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
 
@@ -32,6 +37,7 @@ class EngineSettings:
             which keeps the portrait's size).
         mirror: flip the driving frames horizontally (a webcam is usually mirrored).
         crop_scale: the face crop is this many times the detected face size.
+        threads: CPU threads for the networks; 0 picks a default for this machine.
     """
 
     checkpoint: str | None = None
@@ -44,6 +50,7 @@ class EngineSettings:
     output_size: int = 256
     mirror: bool = False
     crop_scale: float = 2.0
+    threads: int = 0
 
     def updated(self, **changes: Any) -> "EngineSettings":
         names = {f.name for f in fields(self)}
@@ -134,6 +141,38 @@ class AnimationEngine(Protocol):
     def process(self, frame: np.ndarray) -> AnimatedFrame: ...
 
 
+@dataclass(frozen=True)
+class HeadPose:
+    """A head movement applied to the source keypoints (scripted motion, no camera needed).
+
+    Attributes:
+        yaw: horizontal shift of the face, in crop widths (-0.5 .. 0.5; + is to the right).
+        pitch: vertical shift, in crop heights (-0.5 .. 0.5; + is down).
+        roll: in-plane rotation in radians (+ is clockwise on screen).
+        scale: size change (1 = unchanged).
+        mouth: 0 closed .. 1 open; stretches the lower face downwards.
+    """
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
+    scale: float = 1.0
+    mouth: float = 0.0
+
+
+@runtime_checkable
+class ScriptedAnimationEngine(AnimationEngine, Protocol):
+    """An engine that can also animate the source without driving frames."""
+
+    def process_pose(self, pose: HeadPose) -> AnimatedFrame:
+        """Animate the source moved by ``pose`` (relative to its rest pose)."""
+        ...
+
+    def process_scripted(self, seconds: float) -> AnimatedFrame:
+        """Animate the source along the built-in head-movement trajectory at time ``seconds``."""
+        ...
+
+
 # --------------------------------------------------------------------------- live pipeline
 
 DrivingKind = Literal["camera", "video", "scripted"]
@@ -146,12 +185,18 @@ class DrivingSpec:
     kind "camera": webcam ``camera_index``; "video": the file ``path`` (looped when ``loop``);
     "scripted": a built-in head-movement trajectory applied to the source keypoints (works
     with no camera at all).
+
+    ``fps``: frame rate of video files and scripted motion (None: the file's own rate, 30 for
+    scripted motion). ``paced``: deliver video/scripted frames in real time; False hands them
+    over as fast as inference takes them (nothing dropped; for benchmarks and offline use).
     """
 
     kind: DrivingKind = "scripted"
     camera_index: int = 0
     path: str | None = None
     loop: bool = True
+    fps: float | None = None
+    paced: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,475 @@
+"""Inference backends: one model, run on CPU or CUDA, eager, CUDA-graphed or compiled.
+
+Every backend exposes the same four steps, on tensors of the model's frame size S:
+
+- ``to_tensor(image)``: (S, S, 3) uint8 RGB -> (1, 3, S, S) in [0, 1] on the device;
+- ``encode_source(image)``: the source-only work (:class:`SourceFeatures`), done once per source;
+- ``keypoints(frame)``: driving keypoints (means (1, K, 2) in [-1, 1], float32 on the device);
+- ``generate(features, kp_driving)``: the animated frame (1, 3, S, S) in [0, 1];
+
+and ``to_image(tensor)`` back to (S, S, 3) uint8. Keypoint maths and softmax stay in float32
+(the model casts them) whatever the backend's dtype. Each backend works on its own copy of
+the model with BatchNorm folded into the preceding convolutions (exact in eval mode).
+
+Backends:
+    cpu: float32, flushed denormals, a chosen number of threads, channels_last.
+    cuda: float16, channels_last, the per-frame work replayed from CUDA graphs.
+    compile: torch.compile (inductor) of the per-frame work, on CUDA (fp16) or CPU (fp32).
+    tensorrt: torch.compile with the torch-tensorrt backend, fp16 (optional extra).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model import Keypoints, MonkeyNet, SourceFeatures
+from ..model.blocks import DownBlock2d, SameBlock2d, UpBlock2d
+
+log = logging.getLogger(__name__)
+
+# Errors a backend may raise while building or running (CUDA errors, compiler failures,
+# missing compilers, unsupported operators); anything else is a bug and propagates.
+BACKEND_FAILURES: tuple[type[BaseException], ...] = (
+    RuntimeError, NotImplementedError, AssertionError, OSError, ImportError,
+)
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend cannot be built on this machine; the message (one line) says why."""
+
+
+# --------------------------------------------------------------------------- model preparation
+
+
+def fold_batch_norms(model: nn.Module) -> int:
+    """Fold every BatchNorm that directly follows a convolution into it (eval-mode maths).
+
+    Only the conv -> BatchNorm blocks (down, up and grouped 1x1 blocks) are folded; the
+    pre-activation residual blocks normalise before their convolutions and are left alone.
+    Returns the number of folded layers.
+    """
+    folded = 0
+    for block in model.modules():
+        if isinstance(block, (DownBlock2d, UpBlock2d, SameBlock2d)) and isinstance(block.norm, nn.BatchNorm2d):
+            _fold_into_conv(block.conv, block.norm)
+            block.norm = nn.Identity()
+            folded += 1
+    return folded
+
+
+@torch.no_grad()
+def _fold_into_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
+
+
+def inference_copy(model: MonkeyNet, device: torch.device, dtype: torch.dtype, channels_last: bool) -> MonkeyNet:
+    """A frozen copy of the keypoint detector and generator, folded, on ``device``/``dtype``."""
+    discriminator, model.discriminator = model.discriminator, None
+    try:
+        clone = copy.deepcopy(model)
+    finally:
+        model.discriminator = discriminator
+    clone = clone.float().eval()
+    fold_batch_norms(clone)
+    clone = clone.to(device=device, dtype=dtype)
+    if channels_last:
+        clone = clone.to(memory_format=torch.channels_last)
+    return clone.requires_grad_(False)
+
+
+def default_threads() -> int:
+    """CPU threads for the networks: every core but one (left to capture, face detection and
+    output), at least one. On 2 cores the second thread mostly waits at synchronisation points."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class Backend:
+    """The eager model on one device and dtype (the ``cpu`` backend; base of the others).
+
+    Args:
+        model: float32 model (not modified; the backend keeps its own copy).
+        device, dtype: where and how to run.
+        channels_last: NHWC memory format (faster convolutions on CPU and tensor cores).
+    """
+
+    name = "cpu"
+
+    def __init__(
+        self, model: MonkeyNet, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+        channels_last: bool = True,
+    ) -> None:
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.channels_last = channels_last
+        self.model = inference_copy(model, self.device, dtype, channels_last)
+        self.image_size = model.config.image_size
+
+    @property
+    def description(self) -> str:
+        """e.g. 'cpu (float32, channels_last, 1 thread)'."""
+        details = [str(self.dtype).replace("torch.", "")]
+        if self.channels_last:
+            details.append("channels_last")
+        if self.device.type == "cpu":
+            threads = torch.get_num_threads()
+            details.append(f"{threads} thread{'s' if threads != 1 else ''}")
+        return f"{self.name} ({', '.join(details)})"
+
+    # ------------------------------------------------------------------ conversions
+    def to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """(S, S, 3) uint8 RGB -> (1, 3, S, S) ``dtype`` in [0, 1] on the device (NHWC strides)."""
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
+        tensor = tensor.permute(2, 0, 1).unsqueeze(0).to(self.dtype).div_(255.0)
+        return tensor if self.channels_last else tensor.contiguous()
+
+    def to_image(self, tensor: torch.Tensor) -> np.ndarray:
+        """(1, 3, S, S) in [0, 1] -> (S, S, 3) uint8 RGB on the CPU (rounded)."""
+        pixels = tensor[0].permute(1, 2, 0).float().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+        return pixels.cpu().numpy()
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for timing)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # ------------------------------------------------------------------ networks
+    def encode_source(self, image: torch.Tensor) -> SourceFeatures:
+        """Source-only work for a (1, 3, S, S) source: keypoints, encoder features, heatmaps."""
+        return self.model.prepare_source(image)
+
+    def keypoints(self, frame: torch.Tensor) -> Keypoints:
+        """Keypoints of a (1, 3, S, S) frame (float32). Valid until the next call."""
+        return self.model.kp_detector(frame)
+
+    def generate(self, features: SourceFeatures, kp_driving: Keypoints) -> torch.Tensor:
+        """The source moved to ``kp_driving``: (1, 3, S, S) in [0, 1]. Valid until the next call."""
+        return self.model.animate(features, kp_driving).prediction
+
+    def keypoints_to_device(self, kp: Keypoints) -> Keypoints:
+        return Keypoints(kp.mean.to(self.device, torch.float32), kp.covar.to(self.device, torch.float32))
+
+    def warm_up(self) -> None:
+        """Run the per-frame work twice on a grey source and a noise frame; raise on failure.
+
+        Builds what is built lazily (CUDA graphs, compiled kernels) so the first real frame
+        is not slow, and checks the output is finite.
+        """
+        size = self.image_size
+        grey = np.full((size, size, 3), 128, dtype=np.uint8)
+        noise = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+        with torch.inference_mode():
+            features = self.encode_source(self.to_tensor(grey))
+            for _ in range(2):
+                kp = self.keypoints(self.to_tensor(noise))
+                kp = Keypoints(kp.mean.clone(), kp.covar.clone())
+                prediction = self.generate(features, kp)
+            if not bool(torch.isfinite(prediction).all()):
+                raise BackendUnavailable(f"{self.name} produced non-finite values on a test frame")
+            self.synchronize()
+
+    def close(self) -> None:
+        """Release what the backend holds (graphs, compiled code)."""
+
+
+class CpuBackend(Backend):
+    """float32 on the CPU with denormals flushed (BatchNorm/ReLU on denormals ran up to 3x
+    slower) and ``threads`` intra-op threads (process-wide setting)."""
+
+    name = "cpu"
+
+    def __init__(self, model: MonkeyNet, threads: int = 0) -> None:
+        torch.set_flush_denormal(True)
+        torch.set_num_threads(threads if threads > 0 else default_threads())
+        super().__init__(model, "cpu", torch.float32, channels_last=True)
+
+
+class _GraphedCall:
+    """A function of fixed-shape CUDA tensors, captured once in a CUDA graph and replayed.
+
+    Calling copies the arguments into the captured input buffers and replays the graph; the
+    returned tensors are the graph's output buffers (overwritten by the next call).
+    """
+
+    def __init__(self, function: Callable[..., object], example: Sequence[torch.Tensor]) -> None:
+        self.inputs = [tensor.clone() for tensor in example]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):  # warm-up outside the graph (cuDNN picks its algorithms here)
+                function(*self.inputs)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = function(*self.inputs)
+
+    def __call__(self, *arguments: torch.Tensor) -> object:
+        for buffer, value in zip(self.inputs, arguments):
+            if buffer is not value:
+                buffer.copy_(value)
+        self.graph.replay()
+        return self.outputs
+
+
+def _flatten_features(features: SourceFeatures) -> tuple[list[torch.Tensor], Callable[[list[torch.Tensor]], SourceFeatures]]:
+    """The tensors of ``features`` as a flat list, and a function rebuilding SourceFeatures."""
+    optional = [features.motion_image, features.motion_heatmap]
+    flat = [features.image, features.keypoints.mean, features.keypoints.covar, features.heatmap,
+            *features.skips, *[t for t in optional if t is not None]]
+    present = [t is not None for t in optional]
+    skips = len(features.skips)
+
+    def rebuild(tensors: list[torch.Tensor]) -> SourceFeatures:
+        image, mean, covar, heatmap = tensors[:4]
+        skip_tensors = list(tensors[4 : 4 + skips])
+        rest = iter(tensors[4 + skips :])
+        motion_image, motion_heatmap = (next(rest) if flag else None for flag in present)
+        return SourceFeatures(image, Keypoints(mean, covar), skip_tensors, heatmap, motion_image, motion_heatmap)
+
+    return flat, rebuild
+
+
+class CudaBackend(Backend):
+    """float16, channels_last, per-frame work replayed from CUDA graphs.
+
+    The keypoint detector and the generator are captured as two graphs (the keypoint
+    transfer between them runs on the CPU, as smoothing and relative motion need it there).
+    Source features are copied into the generator graph's buffers when the source changes.
+    If capture fails the backend runs eagerly and says so in its description.
+    """
+
+    name = "cuda"
+
+    def __init__(self, model: MonkeyNet, use_graphs: bool = True, dtype: torch.dtype = torch.float16) -> None:
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("no CUDA GPU is available to torch here")
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        super().__init__(model, "cuda", dtype, channels_last=True)
+        self.use_graphs = use_graphs
+        self.graph_note = "CUDA graphs" if use_graphs else "eager"
+        self._kp_graph: _GraphedCall | None = None
+        self._generate_graph: _GraphedCall | None = None
+        self._loaded_features: SourceFeatures | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({str(self.dtype).replace('torch.', '')}, channels_last, {self.graph_note}, " \
+               f"{torch.cuda.get_device_name(self.device)})"
+
+    def keypoints(self, frame: torch.Tensor) -> Keypoints:
+        if not self.use_graphs:
+            return super().keypoints(frame)
+        if self._kp_graph is None:
+            self._kp_graph = self._capture(lambda x: tuple(self.model.kp_detector(x)), [frame])
+            if self._kp_graph is None:
+                return super().keypoints(frame)
+        mean, covar = self._kp_graph(frame)
+        return Keypoints(mean, covar)
+
+    def generate(self, features: SourceFeatures, kp_driving: Keypoints) -> torch.Tensor:
+        if not self.use_graphs:
+            return super().generate(features, kp_driving)
+        flat, rebuild = _flatten_features(features)
+        if self._generate_graph is None:
+            graph = self._capture(
+                lambda *t: self.model.animate(rebuild(list(t[:-2])), Keypoints(t[-2], t[-1])).prediction,
+                [*flat, kp_driving.mean, kp_driving.covar],
+            )
+            if graph is None:
+                return super().generate(features, kp_driving)
+            self._generate_graph, self._loaded_features = graph, features
+        graph = self._generate_graph
+        if features is not self._loaded_features:  # a new source: refresh the feature buffers once
+            for buffer, value in zip(graph.inputs, flat):
+                buffer.copy_(value)
+            self._loaded_features = features
+        graph.inputs[-2].copy_(kp_driving.mean)
+        graph.inputs[-1].copy_(kp_driving.covar)
+        graph.graph.replay()
+        return graph.outputs
+
+    def _capture(self, function: Callable[..., object], example: list[torch.Tensor]) -> _GraphedCall | None:
+        try:
+            return _GraphedCall(function, example)
+        except BACKEND_FAILURES as error:
+            self.use_graphs = False
+            self.graph_note = f"eager: CUDA graph capture failed ({_one_line(error)})"
+            log.warning("CUDA graph capture failed, running eagerly: %s", _one_line(error))
+            torch.cuda.synchronize()
+            return None
+
+    def close(self) -> None:
+        self._kp_graph = self._generate_graph = self._loaded_features = None
+
+
+class CompiledBackend(Backend):
+    """The per-frame work compiled with ``torch.compile``.
+
+    On CUDA: float16, channels_last, inductor with CUDA graphs ("reduce-overhead"). On CPU:
+    float32 with weights frozen into the compiled code (inductor ``freezing``). Compilation
+    happens in :meth:`warm_up` (about a minute per model on a small CPU the first time;
+    inductor caches it on disk, later starts take seconds).
+    """
+
+    name = "compile"
+
+    def __init__(self, model: MonkeyNet, compiler: str = "inductor", threads: int = 0) -> None:
+        cuda = torch.cuda.is_available()
+        if cuda:
+            super().__init__(model, "cuda", torch.float16, channels_last=True)
+            settings: dict = {"mode": "reduce-overhead"} if compiler == "inductor" else {}
+        else:
+            torch.set_flush_denormal(True)
+            torch.set_num_threads(threads if threads > 0 else default_threads())
+            super().__init__(model, "cpu", torch.float32, channels_last=True)
+            settings = {"options": {"freezing": True}} if compiler == "inductor" else {}
+        settings.update(self._compiler_settings())
+        self.compiler = compiler
+        self._keypoints = torch.compile(self.model.kp_detector, backend=compiler, dynamic=False, **settings)
+        self._predict = torch.compile(self._eager_predict, backend=compiler, dynamic=False, **settings)
+
+    def _compiler_settings(self) -> dict:
+        return {}
+
+    def _eager_predict(self, features: SourceFeatures, kp_driving: Keypoints) -> torch.Tensor:
+        return self.model.animate(features, kp_driving).prediction
+
+    @property
+    def description(self) -> str:
+        if self.device.type == "cuda":
+            where = torch.cuda.get_device_name(self.device)
+        else:
+            threads = torch.get_num_threads()
+            where = f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+        return f"{self.name} ({self.compiler}, {str(self.dtype).replace('torch.', '')}, channels_last, {where})"
+
+    def keypoints(self, frame: torch.Tensor) -> Keypoints:
+        if self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()  # the previous frame's outputs are consumed
+        return Keypoints(*self._keypoints(frame))
+
+    def generate(self, features: SourceFeatures, kp_driving: Keypoints) -> torch.Tensor:
+        return self._predict(features, kp_driving)
+
+    def close(self) -> None:
+        self._keypoints = self._predict = None
+
+
+class TensorRTBackend(CompiledBackend):
+    """torch.compile with the torch-tensorrt backend in float16 (``pip install 'monkeycam[tensorrt]'``)."""
+
+    name = "tensorrt"
+
+    def __init__(self, model: MonkeyNet) -> None:
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("TensorRT needs a CUDA GPU; none is available to torch here")
+        if not tensorrt_installed():
+            raise BackendUnavailable("torch-tensorrt is not installed (pip install 'monkeycam[tensorrt]')")
+        try:
+            importlib.import_module("torch_tensorrt")  # registers the "torch_tensorrt" compile backend
+        except (ImportError, OSError) as error:
+            raise BackendUnavailable(f"torch-tensorrt cannot be loaded ({_one_line(error)})") from None
+        super().__init__(model, compiler="torch_tensorrt")
+
+    def _compiler_settings(self) -> dict:
+        return {"options": {"enabled_precisions": {torch.float16}, "min_block_size": 1}}
+
+
+def tensorrt_installed() -> bool:
+    return importlib.util.find_spec("torch_tensorrt") is not None
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+@dataclass(frozen=True)
+class BackendCandidate:
+    """A backend that may be built: ``build(model)`` returns it ready (warmed up) or raises."""
+
+    name: str
+    build: Callable[[MonkeyNet], Backend]
+
+
+@dataclass(frozen=True)
+class BackendPlan:
+    """The backends to try, in order (each later one is the fallback of the earlier), and why."""
+
+    names: tuple[str, ...]
+    reason: str
+
+
+def plan_backends(requested: str, cuda: bool, tensorrt: bool) -> BackendPlan:
+    """Which backends to try for ``requested`` ("auto", "cpu", "cuda", "compile", "tensorrt").
+
+    ``auto`` picks the fastest backend that builds in seconds: TensorRT when installed, else
+    CUDA graphs in float16 on a GPU; the CPU otherwise. torch.compile is never picked by
+    ``auto``: its build takes about a minute on a small CPU (choose it explicitly).
+    """
+    gpu_chain = ("cuda", "cpu") if cuda else ("cpu",)
+    if requested == "auto":
+        if not cuda:
+            return BackendPlan(("cpu",), "auto: no CUDA GPU, so cpu (float32); --backend compile runs faster "
+                                         "after a build of about a minute")
+        if tensorrt:
+            return BackendPlan(("tensorrt", *gpu_chain), "auto: CUDA GPU with torch-tensorrt installed, so "
+                                                         "tensorrt (float16), the fastest")
+        return BackendPlan(gpu_chain, "auto: CUDA GPU, so cuda (float16, CUDA graphs), the fastest backend that "
+                                      "builds in seconds (torch-tensorrt is not installed)")
+    if requested == "cpu":
+        return BackendPlan(("cpu",), "cpu as requested")
+    if requested == "cuda":
+        return BackendPlan(gpu_chain, "cuda as requested")
+    if requested == "compile":
+        return BackendPlan(("compile", *gpu_chain), "compile as requested")
+    if requested == "tensorrt":
+        return BackendPlan(("tensorrt", *gpu_chain), "tensorrt as requested")
+    raise ValueError(f"unknown backend {requested!r}; choose one of auto, cpu, cuda, compile, tensorrt")
+
+
+def candidate(name: str, threads: int = 0) -> BackendCandidate:
+    """The standard builder of backend ``name`` (built and warmed up when called)."""
+    constructors: dict[str, Callable[[MonkeyNet], Backend]] = {
+        "cpu": lambda model: CpuBackend(model, threads),
+        "cuda": CudaBackend,
+        "compile": lambda model: CompiledBackend(model, threads=threads),
+        "tensorrt": TensorRTBackend,
+    }
+    if name not in constructors:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(constructors)}")
+
+    def build(model: MonkeyNet) -> Backend:
+        backend = constructors[name](model)
+        backend.warm_up()
+        return backend
+
+    return BackendCandidate(name, build)
+
+
+def available_backends() -> list[str]:
+    """Backends worth trying on this machine (cuda, compile-on-GPU, tensorrt need their parts)."""
+    names = ["cpu", "compile"]
+    if torch.cuda.is_available():
+        names.insert(1, "cuda")
+        if tensorrt_installed():
+            names.append("tensorrt")
+    return names
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
