@@ -1,0 +1,70 @@
+"""Command-line options shared by animate, stream and bench: they edit one EngineSettings,
+the same object the GUI edits."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+
+from ..engine.api import BACKEND_NAMES, EngineSettings
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", metavar="FILE", default=None,
+                        help="model checkpoint (.safetensors); default: the shipped model for this device")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
+                        help="inference backend; auto picks the fastest that works here and says why")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for the networks (0: automatic)")
+
+
+def add_animation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", type=int, default=256, help="side of the square output in pixels (default 256)")
+    parser.add_argument("--absolute", action="store_true",
+                        help="absolute motion transfer (default: relative to the first driving frame)")
+    parser.add_argument("--adapt-scale", action="store_true",
+                        help="scale the motion by the ratio of source and driving face sizes")
+    parser.add_argument("--adapt-covariance", action="store_true", help="adapt keypoint covariances to the source")
+    parser.add_argument("--smoothing", type=float, default=0.5,
+                        help="keypoint smoothing against jitter, 0 (off) .. 1 (strong); default 0.5")
+    parser.add_argument("--paste-back", action="store_true",
+                        help="paste the animated face back into the full portrait (output has its size)")
+    parser.add_argument("--crop-scale", type=float, default=2.0, help="face crop size relative to the detected face")
+    parser.add_argument("--mirror", action="store_true", help="flip driving frames horizontally")
+    parser.add_argument("--no-face", action="store_true",
+                        help="skip face detection: animate whole frames (automatic when mediapipe is missing)")
+
+
+def settings_from_args(args: argparse.Namespace) -> EngineSettings:
+    """The EngineSettings the options describe (ValueError for out-of-range values)."""
+    if not 0.0 <= args.smoothing <= 1.0:
+        raise ValueError(f"--smoothing must be between 0 and 1, got {args.smoothing}")
+    if args.size < 16:
+        raise ValueError(f"--size must be at least 16 pixels, got {args.size}")
+    return EngineSettings(
+        checkpoint=args.checkpoint, backend=args.backend, relative=not args.absolute, adapt_scale=args.adapt_scale,
+        adapt_covariance=args.adapt_covariance, smoothing=args.smoothing, paste_back=args.paste_back,
+        output_size=args.size, mirror=args.mirror, crop_scale=args.crop_scale, threads=args.threads,
+    )
+
+
+def face_detection_choice(args: argparse.Namespace) -> bool:
+    """False when --no-face was given or mediapipe is missing (said on stderr), else True."""
+    if getattr(args, "no_face", False):
+        return False
+    if importlib.util.find_spec("mediapipe") is None:
+        warn("mediapipe is not installed: face detection is skipped and whole frames are animated")
+        return False
+    return True
+
+
+def warn(message: str) -> None:
+    print(f"monkeycam: {message}", file=sys.stderr)
+
+
+def quiet_video_decoder() -> None:
+    """Keep FFmpeg's own log lines (e.g. "moov atom not found") off stderr: the commands report
+    an unreadable video in one line of their own. Read by OpenCV when it first opens a video,
+    so call this before any video is opened; the user's own setting wins."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
