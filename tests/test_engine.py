@@ -14,7 +14,14 @@ import torch
 
 from monkeycam.checkpoint import save_checkpoint
 from monkeycam.engine import EngineError, EngineSettings, HeadPose, create_engine
-from monkeycam.engine.backends import BackendCandidate, CpuBackend, candidate, plan_backends
+from monkeycam.engine.backends import (
+    BackendCandidate,
+    CpuBackend,
+    candidate,
+    densify_grouped_pointwise,
+    inference_copy,
+    plan_backends,
+)
 from monkeycam.engine.compose import keypoint_overlay, resize_square
 from monkeycam.engine.engine import Engine, posed_keypoints
 from monkeycam.face.crop import CropBox
@@ -241,6 +248,23 @@ def test_real_video_drives_a_real_portrait(checkpoint, faces_dir):
 
 
 # --------------------------------------------------------------------------- backends
+
+
+def test_inference_rewrites_keep_what_the_model_computes():
+    model = make_model()
+    rewritten = inference_copy(model, torch.device("cpu"), torch.float32, channels_last=True)
+    assert densify_grouped_pointwise(build_model(preset("face64"))) == 2  # the dense motion's 1x1 blocks
+    assert isinstance(model.kp_detector.predictor.encoder.down_blocks[0].norm, torch.nn.BatchNorm2d)  # untouched
+    generator = torch.Generator().manual_seed(3)
+    source, driving = torch.rand(1, 3, 64, 64, generator=generator), torch.rand(1, 3, 64, 64, generator=generator)
+    with torch.inference_mode():
+        expected_kp = model.kp_detector(driving)
+        expected = model.animate(model.prepare_source(source), expected_kp).prediction
+        kp = rewritten.kp_detector(driving.contiguous(memory_format=torch.channels_last))
+        prediction = rewritten.animate(rewritten.prepare_source(source), kp).prediction
+    torch.testing.assert_close(kp.mean, expected_kp.mean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(prediction, expected, atol=1e-5, rtol=0)
+    assert not any(isinstance(getattr(block, "norm", None), torch.nn.BatchNorm2d) for block in rewritten.modules())
 
 
 def test_backend_plans():

@@ -127,3 +127,16 @@ def test_the_scripted_trajectory_starts_at_rest_is_smooth_and_loops():
     assert np.abs(np.diff(yaws)).max() < 0.01 and yaws.max() > 0.05 and yaws.min() < -0.05
     assert mouths.max() > 0.5 and mouths.min() == 0.0
     assert scripted_pose(LOOP_SECONDS + 1.0) == scripted_pose(1.0)
+
+
+def test_face_tracker_can_detect_every_few_frames():
+    frame = np.zeros((240, 320, 3), np.uint8)
+    face = FaceBox(140, 100, 40, 50, 0.9)
+    locator = FixedFaces([face, face, FaceBox(150, 100, 40, 50, 0.9)])
+    tracker = FaceTracker(locator, detect_every=3)
+    boxes = [tracker.update(frame, t / 30) for t in range(7)]
+    assert locator.faces == []  # frames 0, 3 and 6 were searched
+    assert boxes[1] == boxes[0] and boxes[2] == boxes[0] and boxes[4] == boxes[3]
+    assert all(item.face_found for item in boxes)
+    locator.faces = [face]
+    assert tracker.update(np.zeros((100, 100, 3), np.uint8), 1.0).face_found  # a new frame size: searched at once

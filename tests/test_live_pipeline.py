@@ -356,3 +356,19 @@ def test_recording_writes_a_file_and_a_bad_path_fails_at_once(tmp_path):
     assert (info.width, info.height) == (32, 32) and info.frame_count >= 8
     assert pipeline.stop_recording() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.avi"]  # no temporary file left
+
+
+def test_the_engine_is_built_on_the_inference_thread_so_start_returns_at_once(checkpoint):
+    sink = Collector()
+    settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=64)
+    pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=30.0), source_image=SOURCE, **sink.callbacks())
+    assert pipeline.engine is None
+    pipeline.start()
+    sink.wait_for(lambda: len(sink.frames) >= 3)
+    pipeline.reset_reference()
+    pipeline.update_settings(settings.updated(output_size=48))
+    sink.wait_for(lambda: sink.frames[-1].animated.image.shape == (48, 48, 3))
+    pipeline.stop()
+    assert sink.statuses[0] == "loading the model"
+    assert any(message.startswith("backend: cpu as requested") for message in sink.statuses)
+    assert pipeline.stats().backend == "cpu" and sink.errors == []

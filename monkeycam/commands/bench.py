@@ -13,7 +13,6 @@ from ._engine_options import (
     face_detection_choice,
     quiet_video_decoder,
     settings_from_args,
-    warn,
 )
 
 
@@ -146,6 +145,3 @@ def _print_result(result) -> None:
           f"the source cache makes frames {result.cache_speedup:.2f}x faster")
     print(f"  source       new {result.source_prepare_ms:7.2f} ms, switching back (cached) "
           f"{result.source_switch_back_ms:6.3f} ms")
-    warn_if_slow = result.network_fps < 30 and result.backend == "cpu"
-    if warn_if_slow:
-        warn("the cpu backend is below 30 frames/s model time here")

@@ -9,7 +9,8 @@ Every backend exposes the same four steps, on tensors of the model's frame size 
 
 and ``to_image(tensor)`` back to (S, S, 3) uint8. Keypoint maths and softmax stay in float32
 (the model casts them) whatever the backend's dtype. Each backend works on its own copy of
-the model with BatchNorm folded into the preceding convolutions (exact in eval mode).
+the model rewritten for inference: BatchNorm folded into the preceding convolutions,
+grouped 1x1 convolutions made dense, NHWC tensors kept between blocks (same values).
 
 Backends:
     cpu: float32, flushed denormals, a chosen number of threads, channels_last.
@@ -32,7 +33,7 @@ import torch
 from torch import nn
 
 from ..model import Keypoints, MonkeyNet, SourceFeatures
-from ..model.blocks import DownBlock2d, SameBlock2d, UpBlock2d
+from ..model.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,67 @@ def _fold_into_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
     conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
 
 
+@torch.no_grad()
+def densify_grouped_pointwise(model: nn.Module, max_channels: int = 512) -> int:
+    """Replace grouped 1x1 convolutions by dense ones with block-diagonal weights.
+
+    The same sums (the extra weights are exact zeros), but one fast kernel instead of a loop
+    over groups: the dense motion network's per-keypoint 1x1 blocks took ~3 ms per frame on a
+    CPU as 22 grouped calls, ~0.2 ms dense. Returns the number of replaced layers.
+    """
+    replaced = 0
+    for block in model.modules():
+        conv = getattr(block, "conv", None)
+        if not isinstance(conv, nn.Conv2d) or conv.groups == 1 or conv.kernel_size != (1, 1):
+            continue
+        if conv.in_channels > max_channels:
+            continue
+        block.conv = _block_diagonal(conv)
+        replaced += 1
+    return replaced
+
+
+def _block_diagonal(conv: nn.Conv2d) -> nn.Conv2d:
+    groups = conv.groups
+    out_per_group, in_per_group = conv.out_channels // groups, conv.in_channels // groups
+    dense = nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None)
+    weight = torch.zeros_like(dense.weight)
+    for group in range(groups):
+        rows = slice(group * out_per_group, (group + 1) * out_per_group)
+        weight[rows, group * in_per_group : (group + 1) * in_per_group] = conv.weight[rows]
+    dense.weight.copy_(weight)
+    if conv.bias is not None:
+        dense.bias.copy_(conv.bias)
+    return dense
+
+
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple | None:
+    first = args[0] if args else None
+    if isinstance(first, torch.Tensor) and first.dim() == 4 and not first.is_contiguous(
+        memory_format=torch.channels_last
+    ):
+        return (first.contiguous(memory_format=torch.channels_last), *args[1:])
+    return None
+
+
+def keep_channels_last(model: nn.Module) -> int:
+    """Make every convolution block receive NHWC tensors (a forward pre-hook per block).
+
+    The model's warps (grid_sample) and concatenations with heatmaps return NCHW tensors;
+    fed to NHWC weights they made the following nearest upsampling ~30x slower on a CPU
+    (1.3 ms instead of 0.04 ms at 74x32x32) plus layout copies. Values are unchanged.
+    """
+    hooked = 0
+    for block in model.modules():
+        if isinstance(block, (DownBlock2d, UpBlock2d, SameBlock2d, ResBlock2d, nn.Conv2d)):
+            block.register_forward_pre_hook(_to_channels_last)
+            hooked += 1
+    return hooked
+
+
 def inference_copy(model: MonkeyNet, device: torch.device, dtype: torch.dtype, channels_last: bool) -> MonkeyNet:
-    """A frozen copy of the keypoint detector and generator, folded, on ``device``/``dtype``."""
+    """A frozen copy of the keypoint detector and generator on ``device``/``dtype``, rewritten
+    for inference (BatchNorm folded, grouped 1x1 convolutions made dense, NHWC kept)."""
     discriminator, model.discriminator = model.discriminator, None
     try:
         clone = copy.deepcopy(model)
@@ -83,9 +143,11 @@ def inference_copy(model: MonkeyNet, device: torch.device, dtype: torch.dtype, c
         model.discriminator = discriminator
     clone = clone.float().eval()
     fold_batch_norms(clone)
+    densify_grouped_pointwise(clone)
     clone = clone.to(device=device, dtype=dtype)
     if channels_last:
         clone = clone.to(memory_format=torch.channels_last)
+        keep_channels_last(clone)
     return clone.requires_grad_(False)
 
 

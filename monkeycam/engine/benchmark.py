@@ -17,6 +17,8 @@ from ..model import MonkeyNet
 from .api import EngineError, EngineSettings, StageTimings
 from .engine import Engine, create_engine
 
+ROUNDS = 5  # measurements alternate in this many rounds
+
 
 @dataclass
 class BackendResult:
@@ -60,31 +62,25 @@ def _timed(step: Callable[[], object], synchronize: Callable[[], None]) -> float
     return time.perf_counter() - start
 
 
-def measure_network(engine: Engine, frames: int, warmup: int) -> tuple[float, float]:
-    """Median seconds of the keypoint detector and of the generator on the current source."""
+def measure_network(engine: Engine, frames: int) -> tuple[list[float], list[float]]:
+    """Seconds per call of the keypoint detector and of the generator on the current source."""
     backend = engine.backend
-    crop = engine.source_crop
     kp_device = backend.keypoints_to_device(engine.source_keypoints)
     features = engine.source_features
     keypoints, generator = [], []
     with torch.inference_mode():
-        frame = backend.to_tensor(crop)
-        for index in range(warmup + frames):
-            kp_time = _timed(lambda: backend.keypoints(frame), backend.synchronize)
-            generate_time = _timed(lambda: backend.generate(features, kp_device), backend.synchronize)
-            if index >= warmup:
-                keypoints.append(kp_time)
-                generator.append(generate_time)
-    return statistics.median(keypoints), statistics.median(generator)
+        frame = backend.to_tensor(engine.source_crop)
+        for _ in range(frames):
+            keypoints.append(_timed(lambda: backend.keypoints(frame), backend.synchronize))
+            generator.append(_timed(lambda: backend.generate(features, kp_device), backend.synchronize))
+    return keypoints, generator
 
 
-def measure_frames(engine: Engine, driving: Sequence[np.ndarray], frames: int, warmup: int) -> list[StageTimings]:
-    """Stage timings of ``frames`` calls of :meth:`Engine.process` after ``warmup`` calls."""
+def measure_frames(engine: Engine, driving: Sequence[np.ndarray], frames: int, start: int = 0) -> list[StageTimings]:
+    """Stage timings of ``frames`` calls of :meth:`Engine.process` on driving frames from ``start`` on."""
     timings = []
-    for index in range(warmup + frames):
-        result = engine.process(driving[index % len(driving)], timestamp=index / 30.0)
-        if index >= warmup:
-            timings.append(result.timings)
+    for index in range(start, start + frames):
+        timings.append(engine.process(driving[index % len(driving)], timestamp=index / 30.0).timings)
     return timings
 
 
@@ -116,21 +112,41 @@ def benchmark_backend(
                            build_s=time.perf_counter() - start)
     try:
         _measure_sources(engine, source, other_source, result)
-        keypoints_s, generator_s = measure_network(engine, frames, warmup)
-        result.network_keypoints_ms, result.network_generator_ms = keypoints_s * 1000, generator_s * 1000
-        result.network_ms = result.network_keypoints_ms + result.network_generator_ms
-        result.network_fps = 1000.0 / result.network_ms
-        result.frame = summarise(measure_frames(engine, driving, frames, warmup))
-        result.frame_fps = 1000.0 / result.frame["total_ms"]
-        result.outside_share = max(0.0, 1.0 - result.network_ms / result.frame["total_ms"])
-        engine.reuse_source_features = False
-        uncached = summarise(measure_frames(engine, driving, frames, warmup))
-        result.uncached_frame_ms = uncached["total_ms"]
-        result.uncached_fps = 1000.0 / uncached["total_ms"]
-        result.cache_speedup = uncached["total_ms"] / result.frame["total_ms"]
+        _measure_interleaved(engine, driving, frames, warmup, result)
     finally:
         engine.close()
     return result
+
+
+def _measure_interleaved(
+    engine: Engine, driving: Sequence[np.ndarray], frames: int, warmup: int, result: BackendResult
+) -> None:
+    """Networks alone, frames with the source cache and frames without it, measured in
+    alternating rounds so that a change in machine load affects all three alike."""
+    measure_network(engine, warmup)
+    measure_frames(engine, driving, warmup)
+    keypoints, generator, cached, uncached = [], [], [], []
+    per_round = max(1, -(-frames // ROUNDS))
+    index = warmup
+    for _ in range(ROUNDS):
+        kp_times, generator_times = measure_network(engine, per_round)
+        keypoints += kp_times
+        generator += generator_times
+        engine.reuse_source_features = True
+        cached += measure_frames(engine, driving, per_round, index)
+        engine.reuse_source_features = False
+        uncached += measure_frames(engine, driving, per_round, index + per_round)
+        index += 2 * per_round
+    engine.reuse_source_features = True
+    result.network_keypoints_ms, result.network_generator_ms = _median_ms(keypoints), _median_ms(generator)
+    result.network_ms = result.network_keypoints_ms + result.network_generator_ms
+    result.network_fps = 1000.0 / result.network_ms
+    result.frame = summarise(cached)
+    result.frame_fps = 1000.0 / result.frame["total_ms"]
+    result.outside_share = max(0.0, 1.0 - result.network_ms / result.frame["total_ms"])
+    result.uncached_frame_ms = summarise(uncached)["total_ms"]
+    result.uncached_fps = 1000.0 / result.uncached_frame_ms
+    result.cache_speedup = result.uncached_frame_ms / result.frame["total_ms"]
 
 
 def _measure_sources(engine: Engine, source: np.ndarray, other: np.ndarray, result: BackendResult) -> None:

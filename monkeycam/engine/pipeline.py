@@ -156,12 +156,6 @@ class _StatsClock:
         return sum(self._latencies) / len(self._latencies) if self._latencies else 0.0
 
 
-def _default_engine_factory(settings: EngineSettings) -> AnimationEngine:
-    from .engine import create_engine  # torch is imported here, on the inference thread
-
-    return create_engine(settings)
-
-
 class LivePipeline:
     """The live animation loop (implements :class:`~monkeycam.engine.api.LivePipelineProtocol`).
 
@@ -171,6 +165,8 @@ class LivePipeline:
         source_image: the portrait to animate (may also be set later).
         engine: an engine to use; None builds one with ``engine_factory`` on the inference
             thread when the pipeline starts.
+        engine_factory: builds the engine from the settings (default: :func:`create_engine`,
+            reporting backend fallbacks through ``on_status``).
         on_frame, on_error, on_status: callbacks, called from pipeline threads.
         virtual_camera: open the virtual camera when starting.
         vcam_backend: a pyvirtualcam backend name (None: the platform's).
@@ -184,7 +180,7 @@ class LivePipeline:
         *,
         source_image: np.ndarray | None = None,
         engine: AnimationEngine | None = None,
-        engine_factory: EngineFactory = _default_engine_factory,
+        engine_factory: EngineFactory | None = None,
         on_frame: Callable[[LiveFrame], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         on_status: Callable[[str], None] | None = None,
@@ -195,7 +191,7 @@ class LivePipeline:
         self._settings = settings
         self._source = source_for(driving) if isinstance(driving, DrivingSpec) else driving
         self._engine = engine
-        self._engine_factory = engine_factory
+        self._engine_factory = engine_factory or self._create_engine
         self._on_frame = on_frame
         self._on_error = on_error
         self._on_status = on_status
@@ -407,6 +403,11 @@ class LivePipeline:
             animated = self._animate(engine, item)
             if animated is not None:
                 self._output.put(_Output(item, animated))
+
+    def _create_engine(self, settings: EngineSettings) -> AnimationEngine:
+        from .engine import create_engine  # torch is imported here, on the inference thread
+
+        return create_engine(settings, on_status=self._status)
 
     def _build_engine(self) -> AnimationEngine | None:
         self._status("loading the model")
