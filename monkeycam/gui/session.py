@@ -43,8 +43,9 @@ class PipelineCallbacks:
     on_status: Callable[[str], None]
 
 
-EngineCreator = Callable[[EngineSettings], AnimationEngine]
-PipelineCreator = Callable[[AnimationEngine, DrivingSpec, PipelineCallbacks], LivePipelineProtocol]
+StatusCallback = Callable[[str], None]
+EngineCreator = Callable[[EngineSettings, StatusCallback], AnimationEngine]
+PipelineCreator = Callable[[EngineSettings, AnimationEngine, DrivingSpec, PipelineCallbacks], LivePipelineProtocol]
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,23 @@ def real_engine_factories() -> EngineFactories:
     return EngineFactories(_create_real_engine, _create_real_pipeline, _list_real_cameras)
 
 
-def _create_real_engine(settings: EngineSettings) -> AnimationEngine:
+def _create_real_engine(settings: EngineSettings, on_status: StatusCallback) -> AnimationEngine:
     from ..engine import create_engine
 
-    return create_engine(settings)
+    return create_engine(settings, on_status=on_status)
 
 
-def _create_real_pipeline(engine: AnimationEngine, driving: DrivingSpec, callbacks: PipelineCallbacks) -> LivePipelineProtocol:
+def _create_real_pipeline(settings: EngineSettings, engine: AnimationEngine, driving: DrivingSpec,
+                          callbacks: PipelineCallbacks) -> LivePipelineProtocol:
+    return make_live_pipeline(settings, engine, driving, callbacks)
+
+
+def make_live_pipeline(settings: EngineSettings, engine: AnimationEngine, driving: DrivingSpec,
+                       callbacks: PipelineCallbacks) -> LivePipelineProtocol:
+    """The engine's real :class:`LivePipeline` around ``engine`` (tests put a slow engine here)."""
     from ..engine import LivePipeline
 
-    return LivePipeline(engine, driving, on_frame=callbacks.on_frame, on_error=callbacks.on_error,
+    return LivePipeline(settings, driving, engine=engine, on_frame=callbacks.on_frame, on_error=callbacks.on_error,
                         on_status=callbacks.on_status)
 
 
@@ -233,8 +241,8 @@ class Session(QObject):
         key = _engine_key(settings)
         if self._engine is None or self._engine_key != key:
             self._stop_pipeline()
-            self._engine = None
-            self._engine = self._factories.create_engine(settings)
+            self._close_engine()
+            self._engine = self._factories.create_engine(settings, self._bridge.on_status)
             self._engine_key = key
         else:
             self._engine.update_settings(settings)
@@ -245,9 +253,10 @@ class Session(QObject):
         self._stop_pipeline()
         info = self._ensure_engine(settings)
         callbacks = PipelineCallbacks(self._bridge.on_frame, self._bridge.on_error, self._bridge.on_status)
-        pipeline = self._factories.create_pipeline(self._engine, driving, callbacks)  # type: ignore[arg-type]
+        pipeline = self._factories.create_pipeline(settings, self._engine, driving, callbacks)  # type: ignore[arg-type]
         pipeline.set_source_image(source)
         pipeline.update_settings(settings)
+        pipeline.reset_reference()  # the engine outlives pipelines: anchor on this run's first frame
         vcam_status = pipeline.set_virtual_camera(True) if virtual_camera else None
         pipeline.start()
         self._pipeline = pipeline
@@ -293,6 +302,13 @@ class Session(QObject):
 
     def _shutdown_job(self) -> None:
         self._stop_pipeline()
+        self._close_engine()
+
+    def _close_engine(self) -> None:
+        engine, self._engine, self._engine_key = self._engine, None, None
+        close = getattr(engine, "close", None)  # the real engine releases its backend and detectors
+        if callable(close):
+            close()
 
     # ------------------------------------------------------------------ results (GUI thread)
 

@@ -41,6 +41,17 @@ CHECKPOINT_FILTER = "monkeycam checkpoints (*.safetensors)"
 RESET_KEYS = ("R", "Space")
 
 
+def driving_key(kind: str, camera_index: int = 0) -> str:
+    """The driving picker's item data: "camera:N", "scripted" or "video"."""
+    return f"camera:{camera_index}" if kind == "camera" else kind
+
+
+def parse_driving_key(key: str) -> tuple[str, int]:
+    """(kind, camera index) from :func:`driving_key`'s text."""
+    kind, _, index = key.partition(":")
+    return kind, int(index) if index else 0
+
+
 def model_problem(settings: EngineSettings) -> str | None:
     """Why the model in ``settings`` cannot be loaded before even trying, or None."""
     if settings.checkpoint:
@@ -143,6 +154,8 @@ class MainWindow(QMainWindow):
     def _build_driving_row(self) -> QHBoxLayout:
         self.driving_combo = QComboBox(self)
         self.driving_combo.setObjectName("driving_input")
+        self.driving_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.driving_combo.setMinimumContentsLength(18)
         self.video_label = QLabel(self)
         self.choose_video_button = QPushButton("Choose video...", self)
         row = QHBoxLayout()
@@ -301,13 +314,13 @@ class MainWindow(QMainWindow):
         combo.blockSignals(True)
         combo.clear()
         if self._cameras is None:
-            combo.addItem("Looking for cameras...", None)
+            combo.addItem("Looking for cameras...", "")
         elif not self._cameras:
-            combo.addItem("No camera found: use scripted motion or a video", None)
+            combo.addItem("No camera found: use scripted motion or a video", "")
         for camera in self._cameras or []:
-            combo.addItem(camera.name, ("camera", camera.index))
-        combo.addItem("Scripted motion (no camera needed)", ("scripted", 0))
-        combo.addItem("Video file", ("video", 0))
+            combo.addItem(camera.name, driving_key("camera", camera.index))
+        combo.addItem("Scripted motion (no camera needed)", driving_key("scripted"))
+        combo.addItem("Video file", driving_key("video"))
         self._disable_placeholder_items()
         combo.setCurrentIndex(self._driving_index())
         combo.blockSignals(False)
@@ -316,15 +329,14 @@ class MainWindow(QMainWindow):
     def _disable_placeholder_items(self) -> None:
         model = self.driving_combo.model()
         for row in range(self.driving_combo.count()):
-            if self.driving_combo.itemData(row) is None:
+            if not self.driving_combo.itemData(row):
                 model.item(row).setEnabled(False)
 
     def _driving_index(self) -> int:
         state = self._state
-        wanted = ("camera", state.camera_index) if state.driving_kind == "camera" else (state.driving_kind, 0)
-        index = self.driving_combo.findData(wanted)
+        index = self.driving_combo.findData(driving_key(state.driving_kind, state.camera_index))
         if index < 0:  # the remembered camera is gone (or not listed yet): scripted motion
-            index = self.driving_combo.findData(("scripted", 0))
+            index = self.driving_combo.findData(driving_key("scripted"))
         return index
 
     def _on_cameras_found(self, cameras: list) -> None:
@@ -333,9 +345,9 @@ class MainWindow(QMainWindow):
 
     def _on_driving_changed(self, _index: int) -> None:
         data = self.driving_combo.currentData()
-        if data is None:
+        if not data:
             return
-        kind, camera = data
+        kind, camera = parse_driving_key(data)
         self._state = self._state.updated(driving_kind=kind, camera_index=camera if kind == "camera" else self._state.camera_index)
         self._show_video_choice()
         if kind == "video" and not self._state.video_path:
@@ -358,14 +370,14 @@ class MainWindow(QMainWindow):
         """Drive the animation with the video file ``path`` (looped)."""
         self._state = self._state.updated(driving_kind="video", video_path=path)
         self.driving_combo.blockSignals(True)
-        self.driving_combo.setCurrentIndex(self.driving_combo.findData(("video", 0)))
+        self.driving_combo.setCurrentIndex(self.driving_combo.findData(driving_key("video")))
         self.driving_combo.blockSignals(False)
         self._show_video_choice()
 
     def set_driving_scripted(self) -> None:
         """Drive the animation with the built-in scripted head motion."""
         self._state = self._state.updated(driving_kind="scripted")
-        self.driving_combo.setCurrentIndex(self.driving_combo.findData(("scripted", 0)))
+        self.driving_combo.setCurrentIndex(self.driving_combo.findData(driving_key("scripted")))
 
     def driving_spec(self) -> DrivingSpec:
         """The driving input chosen now."""

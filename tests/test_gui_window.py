@@ -1,0 +1,376 @@
+"""The app window with the real engine: a face64 model saved in the test, the real live pipeline.
+
+Offscreen (QT_QPA_PLATFORM=offscreen); settings are isolated per test by conftest's
+MONKEYCAM_CONFIG_DIR. Waits are on observable state (frames shown, signals), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+# The session-wide QApplication is made before conftest's per-test fixtures run: choose the
+# offscreen platform here (no display on CI machines).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from monkeycam.engine.api import EngineSettings  # noqa: E402
+from monkeycam.gui.images import rgb_from_qimage  # noqa: E402
+from monkeycam.gui.portraits import shipped_portraits  # noqa: E402
+from monkeycam.gui.settings import AppState, SettingsStore  # noqa: E402
+from monkeycam.gui.window import MainWindow  # noqa: E402
+from monkeycam.io import VideoWriter, probe_video, read_image  # noqa: E402
+from monkeycam.paths import assets_dir  # noqa: E402
+
+FRAME_TIMEOUT_MS = 60_000
+OUTPUT_SIZE = 128
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    """An untrained face64 model: real weights file, real engine, instant to make."""
+    from monkeycam.checkpoint import save_checkpoint
+    from monkeycam.model import build_model
+    from monkeycam.model.config import preset
+
+    path = tmp_path_factory.mktemp("model") / "face64.safetensors"
+    save_checkpoint(path, build_model(preset("face64")), include_discriminator=False)
+    return str(path)
+
+
+def shifted_portrait(portrait: np.ndarray, dx: float, dy: float, angle: float, size: int = 160) -> np.ndarray:
+    """The portrait scaled to ``size`` and moved like a head: shift (pixels) and roll (degrees)."""
+    small = cv2.resize(portrait, (size, size), interpolation=cv2.INTER_AREA)
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    matrix[:, 2] += (dx, dy)
+    return cv2.warpAffine(small, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> str:
+    with VideoWriter(path, fps=fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def moving_video(tmp_path_factory) -> str:
+    """A painted face turning and moving, 2 s at 25 fps (made here, not shipped)."""
+    portrait = read_image(assets_dir() / "portrait_bram.png")
+    frames = [shifted_portrait(portrait, 12 * np.sin(t / 5), 6 * np.cos(t / 7), 10 * np.sin(t / 9)) for t in range(50)]
+    return write_video(tmp_path_factory.mktemp("video") / "moving.mp4", frames)
+
+
+@pytest.fixture(scope="module")
+def two_pose_video(tmp_path_factory) -> str:
+    """Pose A for 0.2 s, then pose B (moved and rolled) held for 8 s: a stable pose to re-anchor on."""
+    portrait = read_image(assets_dir() / "portrait_bram.png")
+    pose_a = shifted_portrait(portrait, 0, 0, 0)
+    pose_b = shifted_portrait(portrait, 14, -8, 12)
+    return write_video(tmp_path_factory.mktemp("video") / "two_poses.mp4", [pose_a] * 5 + [pose_b] * 200)
+
+
+@pytest.fixture
+def make_window(qtbot, checkpoint):
+    """Open a window on stored settings (the real engine with the test checkpoint by default)."""
+
+    def make(state: AppState | None = None, wait_for_portrait: bool = True, stored: bool = False) -> MainWindow:
+        """``stored``: open on the settings already in the config file (a restart)."""
+        if not stored:
+            state = state or AppState(engine=EngineSettings(checkpoint=checkpoint, output_size=OUTPUT_SIZE, smoothing=0.0))
+            SettingsStore().save(state)
+        window = MainWindow()
+        qtbot.addWidget(window)
+        if wait_for_portrait:
+            with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+                window.show()
+        else:
+            window.show()
+        return window
+
+    return make
+
+
+def wait_for_frames(qtbot, window: MainWindow, count: int) -> None:
+    """Wait until ``count`` more animated frames reached the preview."""
+    target = window.output_view.frames_shown + count
+    qtbot.waitUntil(lambda: window.output_view.frames_shown >= target, timeout=FRAME_TIMEOUT_MS)
+
+
+def output_pixels(window: MainWindow) -> np.ndarray:
+    image = window.output_view.image()
+    assert image is not None, "no animated frame in the preview"
+    return rgb_from_qimage(image)
+
+
+def start(qtbot, window: MainWindow) -> None:
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    assert window.start_button.text() == "Stop"
+
+
+def stop(qtbot, window: MainWindow) -> None:
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_window_opens_with_portraits_inputs_and_controls(qtbot, make_window):
+    window = make_window()
+    assert window.windowTitle() == "monkeycam"
+    assert [Path(p).name for p in window.gallery.paths()] == [Path(p).name for p in shipped_portraits()]
+    assert len(window.gallery.paths()) >= 2
+    assert window.current_portrait() is not None
+    assert window.current_portrait().box is not None, "the shipped portraits are detected as faces"
+    assert window.crop_view.image() is not None
+    qtbot.waitUntil(lambda: window.driving_combo.findData("scripted") >= 0 and window._cameras is not None,
+                    timeout=FRAME_TIMEOUT_MS)
+    labels = [window.driving_combo.itemText(i) for i in range(window.driving_combo.count())]
+    assert any("Scripted motion" in label for label in labels)
+    assert any("Video file" in label for label in labels)
+    qtbot.waitUntil(lambda: window.controls.backend_label.text().startswith("in use: cpu"), timeout=FRAME_TIMEOUT_MS)
+    assert window.banner.level == ""
+    assert window.stats_label.text() == "stopped"
+
+
+def test_missing_default_model_is_explained_in_the_window(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("MONKEYCAM_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    window = make_window(AppState())
+    assert window.banner.level == "error"
+    assert "No model is installed" in window.banner.text()
+    assert window.banner.action_button.text() == "Choose checkpoint..."
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    assert not window.session.running
+    assert "No model is installed" in window.banner.text()
+    assert window.controls.backend_label.text() == "in use: no model loaded"
+
+
+def test_scripted_motion_puts_changing_animated_frames_in_the_preview(qtbot, make_window):
+    window = make_window()
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 3)
+    first = output_pixels(window)
+    assert first.shape == (OUTPUT_SIZE, OUTPUT_SIZE, 3)
+    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+    assert "frames/s" in window.stats_label.text() and "latency" in window.stats_label.text()
+    assert "dropped" in window.stats_label.text()
+    assert window.driving_view.image() is None, "scripted motion has no camera frame"
+    stop(qtbot, window)
+    assert window.start_button.text() == "Start"
+    assert window.stats_label.text() == "stopped"
+
+
+def test_video_drives_the_animation_with_the_face_box_shown(qtbot, make_window, moving_video):
+    window = make_window()
+    window.set_driving_video(moving_video)
+    window.controls.keypoints_box.setChecked(True)
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 5)
+    driving = window.driving_view.image()
+    assert driving is not None and (driving.width(), driving.height()) == (160, 160)
+    assert window.driving_view._box is not None, "the driving face crop box is drawn"
+    keypoints = window.output_view.keypoints()
+    assert keypoints is not None and keypoints.means.shape[1] == 2
+    frames = {output_pixels(window).tobytes()}
+    qtbot.waitUntil(lambda: frames.add(output_pixels(window).tobytes()) or len(frames) >= 3, timeout=FRAME_TIMEOUT_MS)
+    window.controls.keypoints_box.setChecked(False)
+    wait_for_frames(qtbot, window, 1)
+    assert window.output_view.keypoints() is None
+
+
+def test_keypoint_ellipses_are_drawn_over_the_output(qtbot, make_window):
+    window = make_window()
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 2)
+    plain = rgb_from_qimage(window.output_view.grab().toImage())
+    window.controls.keypoints_box.setChecked(True)
+    wait_for_frames(qtbot, window, 2)
+    overlay = rgb_from_qimage(window.output_view.grab().toImage())
+    saturated = lambda image: int(((image.max(axis=2).astype(int) - image.min(axis=2)) > 150).sum())  # noqa: E731
+    assert saturated(overlay) > saturated(plain) + 50, "bright keypoint ellipses appear on the preview"
+
+
+def test_reset_reference_re_anchors_the_motion(qtbot, make_window, two_pose_video):
+    """Relative motion: at the first frame the transferred keypoints are the source's; after the
+    head moved they are not; Reset reference (key R) makes the current pose neutral again."""
+    window = make_window()
+    window.set_driving_video(two_pose_video)
+    window.controls.keypoints_box.setChecked(True)
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 1)
+    rest = window.output_view.keypoints().means.copy()
+
+    def moved_and_steady() -> bool:
+        means = window.output_view.keypoints().means
+        steady = moved_and_steady.last is not None and np.allclose(means, moved_and_steady.last, atol=1e-3)
+        moved_and_steady.last = means.copy()
+        return steady and not np.allclose(means, rest, atol=0.5)
+
+    moved_and_steady.last = None
+    qtbot.waitUntil(moved_and_steady, timeout=FRAME_TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: np.allclose(window.output_view.keypoints().means, rest, atol=1e-2), timeout=FRAME_TIMEOUT_MS)
+    assert "Reference reset" in window.statusBar().currentMessage()
+
+
+def test_virtual_camera_backend_receives_the_animated_frames(qtbot, make_window, monkeypatch):
+    import pyvirtualcam
+    import pyvirtualcam.camera
+
+    received: list[np.ndarray] = []
+
+    class RecordingVirtualCamera:
+        """A pyvirtualcam backend for tests: keeps what it is sent."""
+
+        def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
+            self.size, self.fourcc = (width, height), fourcc
+
+        def send(self, frame: np.ndarray) -> None:
+            received.append(np.array(frame, copy=True))
+
+        def close(self) -> None:
+            pass
+
+        def device(self) -> str:
+            return "test-virtual-camera"
+
+        def native_fourcc(self) -> int:
+            return self.fourcc
+
+    # Only this backend, so a real v4l2loopback device on a developer's machine stays untouched.
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {})
+    pyvirtualcam.register_backend("monkeycam-test", RecordingVirtualCamera)
+    window = make_window()
+    window.set_driving_scripted()
+    window.vcam_box.setChecked(True)
+    assert window.vcam_label.text() == "on when the animation starts"
+    start(qtbot, window)
+    qtbot.waitUntil(lambda: len(received) >= 3, timeout=FRAME_TIMEOUT_MS)
+    assert all(frame.size == OUTPUT_SIZE * OUTPUT_SIZE * 3 for frame in received)
+    assert "test-virtual-camera" in window.vcam_label.text()
+    window.vcam_box.setChecked(False)
+    qtbot.waitUntil(lambda: window.vcam_label.text() == "off", timeout=FRAME_TIMEOUT_MS)
+
+
+def test_missing_virtual_camera_device_says_what_to_do(qtbot, make_window, monkeypatch):
+    import pyvirtualcam.camera
+
+    class NoDevice:
+        def __init__(self, **kw) -> None:
+            raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99]")
+
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": NoDevice})
+    window = make_window()
+    window.set_driving_scripted()
+    start(qtbot, window)
+    window.vcam_box.setChecked(True)
+    qtbot.waitUntil(lambda: "unavailable" in window.vcam_label.text(), timeout=FRAME_TIMEOUT_MS)
+    text = window.vcam_label.text()
+    assert "modprobe v4l2loopback" in text and "OBS" in text
+    wait_for_frames(qtbot, window, 2)  # the preview keeps running
+
+
+def test_bad_image_is_reported_and_the_app_keeps_working(qtbot, make_window, tmp_path):
+    window = make_window()
+    good = window.current_portrait().path
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not a png")
+    window.open_files([str(bad)])
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=FRAME_TIMEOUT_MS)
+    assert "broken.png" in window.banner.text() and "not a readable image" in window.banner.text()
+    assert str(bad) not in window.gallery.paths()
+    assert window.current_portrait().path == good
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 2)
+    assert window.session.running
+
+
+def test_portraits_switch_while_running_and_dropped_files_are_added(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 2)
+    mine = tmp_path / "my portrait.png"
+    portrait = read_image(assets_dir() / "portrait_ada.png")
+    cv2.imwrite(str(mine), cv2.cvtColor(np.ascontiguousarray(portrait[:, ::-1]), cv2.COLOR_RGB2BGR))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(mine))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        window.gallery.dropEvent(drop)
+    assert window.current_portrait().path == str(mine)
+    assert str(mine) in window.gallery.paths()
+    bram = next(p for p in window.gallery.paths() if p.endswith("portrait_bram.png"))
+    window.choose_portrait(bram)
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        pass
+    window.choose_portrait(str(mine))  # seen before: switched at once, no background work
+    assert window.current_portrait().path == str(mine)
+    wait_for_frames(qtbot, window, 2)
+
+
+def test_recording_writes_a_video_file(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 1)
+    target = tmp_path / "take.mp4"
+    window.start_recording(str(target))
+    wait_for_frames(qtbot, window, 8)
+    with qtbot.waitSignal(window.session.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
+        window.record_button.setChecked(False)
+    assert finished.args == [f"Recording saved to {target}"]
+    info = probe_video(target)
+    assert (info.width, info.height) == (OUTPUT_SIZE, OUTPUT_SIZE) and info.frame_count >= 1
+
+
+def test_settings_survive_a_restart(qtbot, make_window, checkpoint, tmp_path, moving_video):
+    mine = tmp_path / "me.png"
+    shutil.copy(assets_dir() / "portrait_ada.png", mine)
+    window = make_window()
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        window.choose_portrait(str(mine))
+    window.controls.mirror_box.setChecked(True)
+    window.controls.absolute_button.setChecked(True)
+    window.controls.adapt_scale_box.setChecked(True)
+    window.controls.paste_back_box.setChecked(True)
+    window.controls.smoothing_slider.setValue(80)
+    window.controls.size_combo.setCurrentIndex(window.controls.size_combo.findData(256))
+    window.controls.keypoints_box.setChecked(True)
+    window.set_driving_video(moving_video)
+    window.vcam_box.setChecked(True)
+    # The offscreen screen is 800x800 and restoring clamps to it: change height and position.
+    window.move(40, 30)
+    window.resize(window.width(), 530)
+    qtbot.waitUntil(lambda: window.height() == 530)
+    geometry = window.geometry()
+    window.close()
+
+    again = make_window(stored=True)
+    engine = again.controls.settings()
+    assert engine == EngineSettings(checkpoint=checkpoint, relative=False, adapt_scale=True, smoothing=0.8,
+                                    paste_back=True, output_size=256, mirror=True)
+    assert again.current_portrait().path == str(mine)
+    assert str(mine) in again.gallery.paths()
+    assert again.controls.keypoints_box.isChecked()
+    assert again.driving_spec().kind == "video" and again.driving_spec().path == moving_video
+    assert again.vcam_box.isChecked()
+    assert (again.geometry().height(), again.geometry().y()) == (530, geometry.y())
+    assert again.controls.absolute_button.isChecked() and again.controls.mirror_box.isChecked()
