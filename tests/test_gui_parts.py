@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,15 +17,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from monkeycam.engine.api import AnimatedFrame, EngineSettings, KeypointOverlay, LiveFrame, PipelineStats  # noqa: E402
-from monkeycam.gui.bridge import PipelineBridge  # noqa: E402
-from monkeycam.gui.compat import EXTRA_REFERENCES, binding_has_refcount_bug, protect_singletons  # noqa: E402
-from monkeycam.gui.images import covariance_ellipses, qimage_from_rgb, rgb_from_qimage  # noqa: E402
-from monkeycam.gui.session import CameraChoice, camera_choice  # noqa: E402
-from monkeycam.gui.settings import AppState, SettingsStore, settings_path  # noqa: E402
-from monkeycam.gui.vcam import LINUX_COMMAND, virtual_camera_help, with_help  # noqa: E402
-from monkeycam.gui.worker import SerialWorker  # noqa: E402
-
+from monkeycam.engine.api import AnimatedFrame, EngineSettings, KeypointOverlay, LiveFrame, PipelineStats
+from monkeycam.gui.bridge import PipelineBridge
+from monkeycam.gui.compat import EXTRA_REFERENCES, binding_has_refcount_bug, protect_singletons
+from monkeycam.gui.images import covariance_ellipses, qimage_from_rgb, rgb_from_qimage
+from monkeycam.gui.session import CameraChoice, camera_choice
+from monkeycam.gui.settings import AppState, SettingsStore, settings_path
+from monkeycam.gui.vcam import LINUX_COMMAND, virtual_camera_help, with_help
+from monkeycam.gui.worker import SerialWorker
 
 # --------------------------------------------------------------------------- settings
 
@@ -172,3 +172,18 @@ def test_refcount_guard_applies_only_to_affected_versions():
     assert not binding_has_refcount_bug((6, 12), (3, 12))
     if protect_singletons():
         assert sys.getrefcount(None) > EXTRA_REFERENCES // 2
+
+
+# --------------------------------------------------------------------------- launching
+
+
+def test_monkeycam_app_command_and_main_py_are_wired():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run([sys.executable, "-m", "monkeycam", "--help"], capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0 and "app" in listed.stdout
+    main = subprocess.run([sys.executable, str(root / "main.py"), "--help"], capture_output=True, text=True,
+                          timeout=120, cwd=root, check=False)
+    assert main.returncode == 0
+    assert "--portrait" in main.stdout and "--checkpoint" in main.stdout

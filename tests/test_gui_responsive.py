@@ -20,14 +20,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtCore import Qt, QTimer
 
-from monkeycam.engine.api import AnimatedFrame, AnimationEngine, EngineSettings, SourceInfo  # noqa: E402
-from monkeycam.gui.session import EngineFactories, make_live_pipeline  # noqa: E402
-from monkeycam.gui.settings import AppState, SettingsStore  # noqa: E402
-from monkeycam.gui.window import MainWindow  # noqa: E402
-from monkeycam.io import VideoWriter, read_image  # noqa: E402
-from monkeycam.paths import assets_dir  # noqa: E402
+from monkeycam.engine.api import AnimatedFrame, AnimationEngine, EngineSettings, SourceInfo
+from monkeycam.gui.session import EngineFactories, make_live_pipeline
+from monkeycam.gui.settings import AppState, SettingsStore
+from monkeycam.gui.window import MainWindow
+from monkeycam.io import VideoWriter, read_image
+from monkeycam.paths import assets_dir
 
 SLOW_SECONDS = 0.3
 TIMEOUT_MS = 60_000
@@ -97,7 +97,7 @@ def slow_engine_window(qtbot, tmp_path):
     state = AppState(engine=EngineSettings(checkpoint=str(checkpoint), output_size=64),
                      driving_kind="video", video_path=str(video))
     SettingsStore().save(state)
-    window = MainWindow(factories=EngineFactories(create_slow_engine, make_live_pipeline, lambda: []))
+    window = MainWindow(factories=EngineFactories(create_slow_engine, make_live_pipeline, list))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.portrait_ready, timeout=TIMEOUT_MS):
         window.show()

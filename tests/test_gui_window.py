@@ -20,16 +20,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
-from monkeycam.engine.api import EngineSettings  # noqa: E402
-from monkeycam.gui.images import rgb_from_qimage  # noqa: E402
-from monkeycam.gui.portraits import shipped_portraits  # noqa: E402
-from monkeycam.gui.settings import AppState, SettingsStore  # noqa: E402
-from monkeycam.gui.window import MainWindow  # noqa: E402
-from monkeycam.io import VideoWriter, probe_video, read_image  # noqa: E402
-from monkeycam.paths import assets_dir  # noqa: E402
+from monkeycam.engine.api import EngineSettings
+from monkeycam.gui.images import rgb_from_qimage
+from monkeycam.gui.portraits import shipped_portraits
+from monkeycam.gui.settings import AppState, SettingsStore
+from monkeycam.gui.window import MainWindow
+from monkeycam.io import VideoWriter, probe_video, read_image
+from monkeycam.paths import assets_dir
 
 FRAME_TIMEOUT_MS = 60_000
 OUTPUT_SIZE = 128
@@ -201,7 +201,7 @@ def test_keypoint_ellipses_are_drawn_over_the_output(qtbot, make_window):
     window.controls.keypoints_box.setChecked(True)
     wait_for_frames(qtbot, window, 2)
     overlay = rgb_from_qimage(window.output_view.grab().toImage())
-    saturated = lambda image: int(((image.max(axis=2).astype(int) - image.min(axis=2)) > 150).sum())  # noqa: E731
+    saturated = lambda image: int(((image.max(axis=2).astype(int) - image.min(axis=2)) > 150).sum())
     assert saturated(overlay) > saturated(plain) + 50, "bright keypoint ellipses appear on the preview"
 
 
@@ -374,3 +374,42 @@ def test_settings_survive_a_restart(qtbot, make_window, checkpoint, tmp_path, mo
     assert again.vcam_box.isChecked()
     assert (again.geometry().height(), again.geometry().y()) == (530, geometry.y())
     assert again.controls.absolute_button.isChecked() and again.controls.mirror_box.isChecked()
+
+
+def test_undecodable_driving_video_is_reported_and_the_app_keeps_running(qtbot, make_window, tmp_path):
+    window = make_window()
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    window.set_driving_video(str(junk))
+    start(qtbot, window)
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=FRAME_TIMEOUT_MS)
+    assert "junk.mp4" in window.banner.text() and "cannot be decoded" in window.banner.text()
+    stop(qtbot, window)
+    window.set_driving_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 2)
+
+
+def test_broken_checkpoint_is_reported_and_the_app_keeps_running(qtbot, make_window, tmp_path):
+    window = make_window()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 64)
+    window.controls.set_checkpoint(str(broken))
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=FRAME_TIMEOUT_MS)
+    assert "could not be loaded" in window.banner.text() and "broken.safetensors" in window.banner.text()
+    assert window.controls.backend_label.text() == "in use: no model loaded"
+    window.controls.default_checkpoint_button.click()  # back to the shipped model (or its absence, explained)
+    qtbot.waitUntil(lambda: "broken.safetensors" not in window.banner.text(), timeout=FRAME_TIMEOUT_MS)
+    window.choose_portrait(window.gallery.paths()[-1])
+    qtbot.waitUntil(lambda: window.current_portrait().path == window.gallery.paths()[-1], timeout=FRAME_TIMEOUT_MS)
+
+
+def test_a_remembered_camera_that_is_gone_falls_back_to_scripted_motion(qtbot, make_window, checkpoint):
+    state = AppState(engine=EngineSettings(checkpoint=checkpoint), driving_kind="camera", camera_index=7)
+    window = make_window(state)
+    qtbot.waitUntil(lambda: window._cameras is not None, timeout=FRAME_TIMEOUT_MS)
+    if any(camera.index == 7 for camera in window._cameras):
+        pytest.skip("this machine has a camera 7")
+    assert window.driving_spec().kind == "scripted"
+    assert window.driving_combo.currentData() == "scripted"
+    assert "Camera 7 is not connected" in window.statusBar().currentMessage()

@@ -13,8 +13,9 @@ put a deliberately slow model behind the real pipeline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -96,7 +97,7 @@ def camera_choice(item: Any) -> CameraChoice:
     if isinstance(item, (tuple, list)):
         index, label = int(item[0]), str(item[1]) if len(item) > 1 else ""
         return CameraChoice(index, label or f"Camera {index}")
-    index = int(getattr(item, "index"))
+    index = int(item.index)
     return CameraChoice(index, str(getattr(item, "name", "") or f"Camera {index}"))
 
 

@@ -55,7 +55,7 @@ class AppState:
         """The driving input these settings describe."""
         return DrivingSpec(kind=self.driving_kind, camera_index=self.camera_index, path=self.video_path)  # type: ignore[arg-type]
 
-    def updated(self, **changes: Any) -> "AppState":
+    def updated(self, **changes: Any) -> AppState:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
@@ -10,6 +13,7 @@ from ..engine.api import KeypointOverlay
 from .images import covariance_ellipses, keypoint_colour
 
 Box = tuple[float, float, float]  # x, y, size in image pixels
+BANNER_COLOURS: Mapping[str, str] = MappingProxyType({"error": "#f8d7da", "warning": "#fff3cd", "info": "#d1ecf1"})
 
 
 class FrameView(QWidget):
@@ -121,7 +125,6 @@ class MessageBanner(QFrame):
     """
 
     action_clicked = Signal()
-    COLOURS = {"error": "#f8d7da", "warning": "#fff3cd", "info": "#d1ecf1"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,7 +157,7 @@ class MessageBanner(QFrame):
         """Show ``text``; ``action`` labels the optional action button."""
         self._level = level
         self.label.setText(text)
-        self.setStyleSheet(f"QFrame#message_banner {{ background: {self.COLOURS.get(level, '#eeeeee')}; }}"
+        self.setStyleSheet(f"QFrame#message_banner {{ background: {BANNER_COLOURS.get(level, '#eeeeee')}; }}"
                            "QLabel { color: #202020; }")
         self.action_button.setVisible(action is not None)
         self.action_button.setText(action or "")

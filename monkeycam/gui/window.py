@@ -315,6 +315,8 @@ class MainWindow(QMainWindow):
         combo.clear()
         if self._cameras is None:
             combo.addItem("Looking for cameras...", "")
+            if self._state.driving_kind == "camera":  # the remembered one, until the list is known
+                combo.addItem(f"Camera {self._state.camera_index}", driving_key("camera", self._state.camera_index))
         elif not self._cameras:
             combo.addItem("No camera found: use scripted motion or a video", "")
         for camera in self._cameras or []:
@@ -341,6 +343,12 @@ class MainWindow(QMainWindow):
 
     def _on_cameras_found(self, cameras: list) -> None:
         self._cameras = list(cameras)
+        state = self._state
+        if state.driving_kind == "camera" and all(camera.index != state.camera_index for camera in self._cameras):
+            self._state = state.updated(driving_kind="scripted")
+            if not self.session.running:
+                self.statusBar().showMessage(
+                    f"Camera {state.camera_index} is not connected: scripted motion is selected instead.", 10000)
         self._fill_driving_combo()
 
     def _on_driving_changed(self, _index: int) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -124,7 +125,7 @@ class SerialWorker(QObject):
     def _run(self, job: _Job) -> None:
         try:
             result = job.run()
-        except Exception as error:  # noqa: BLE001 - every failure must reach the user in words
+        except Exception as error:
             message = describe_error(error)
             log.debug("job %s failed", job.name, exc_info=True)
             if self._closing:
