@@ -140,7 +140,8 @@ def _print_result(result) -> None:
           f" = {result.network_ms:7.2f} ms  -> {result.network_fps:7.1f} frames/s")
     print(f"  end to end   crop {frame['crop_ms']:6.2f} | keypoints {frame['keypoints_ms']:6.2f} | generator "
           f"{frame['generator_ms']:6.2f} | paste {frame['paste_ms']:6.2f} | total {frame['total_ms']:7.2f} ms"
-          f"  -> {result.frame_fps:7.1f} frames/s; outside the networks {100 * result.outside_share:4.1f}%")
+          f" (mean {frame['mean_total_ms']:.2f})  -> {result.frame_fps:7.1f} frames/s; outside the networks "
+          f"{100 * result.outside_share:4.1f}%")
     print(f"  no cache     total {result.uncached_frame_ms:7.2f} ms -> {result.uncached_fps:7.1f} frames/s; "
           f"the source cache makes frames {result.cache_speedup:.2f}x faster")
     print(f"  source       new {result.source_prepare_ms:7.2f} ms, switching back (cached) "

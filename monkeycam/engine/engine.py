@@ -78,7 +78,7 @@ class _Source:
     face_found: bool
     warning: str | None
     keypoints: Keypoints  # (1, K, ...) float32 on the CPU
-    features: SourceFeatures  # on the current backend
+    features: SourceFeatures | None  # on the current backend; None: to recompute (after a fallback)
     paste: PasteBack | None = field(default=None)
 
 
@@ -216,7 +216,9 @@ class Engine:
 
     @property
     def backend_name(self) -> str:
-        return self.backend.name
+        """Name of the backend in use ("" while a fallback is being built; safe from any thread)."""
+        backend = self._backend
+        return backend.name if backend is not None else ""
 
     @property
     def backend_reason(self) -> str:
@@ -261,7 +263,7 @@ class Engine:
     @property
     def source_features(self) -> SourceFeatures:
         """Cached source features of the current source, on the backend's device."""
-        return self._require_source().features
+        return self._with_fallback(lambda: self._ready_source().features)
 
     # ------------------------------------------------------------------ backends
     def _build_next_backend(self) -> None:
@@ -286,11 +288,9 @@ class Engine:
         self._backend = None
         self._build_next_backend()
         self._note(f"fell back to {self.backend.name}")
-        current = self._source
-        self._cache.clear()
-        self._source = None
-        if current is not None:
-            self._source = self._prepare_source(current.portrait, current.key)
+        self._cache.clear()  # their features live on the failed backend
+        if self._source is not None:
+            self._source.features = None
             self._remember(self._source)
 
     def _note(self, message: str) -> None:
@@ -367,7 +367,7 @@ class Engine:
         return SourceInfo(_box_tuple(entry.box) if entry.face_found else None, entry.crop, cached, entry.warning)
 
     def _source_key(self, image: np.ndarray) -> str:
-        digest = hashlib.blake2b(image.tobytes(), digest_size=16)
+        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)  # no copy
         digest.update(f"{image.shape}|{self._settings.crop_scale}|{self._source_detector is not None}".encode())
         return digest.hexdigest()
 
@@ -398,6 +398,13 @@ class Engine:
         if self._source is None:
             raise EngineError("no source image: call set_source() first")
         return self._source
+
+    def _ready_source(self) -> _Source:
+        """The current source with its features on the current backend (recomputed after a fallback)."""
+        source = self._require_source()
+        if source.features is None:
+            source.features = self._run(lambda b: b.encode_source(b.to_tensor(source.crop)))
+        return source
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, frame: np.ndarray | None = None) -> None:
@@ -437,7 +444,7 @@ class Engine:
         return np.ascontiguousarray(frame[:, ::-1]) if self._settings.mirror else frame
 
     def _animate_frame(self, frame: np.ndarray, when: float) -> AnimatedFrame:
-        source = self._require_source()
+        source = self._ready_source()
         start = time.perf_counter()
         tracked = self._tracker.update(frame, when)
         crop = crop_square(frame, tracked.box, self.image_size)
@@ -458,7 +465,7 @@ class Engine:
         return AnimatedFrame(image, _box_tuple(tracked.box), tracked.face_found, overlay, timings)
 
     def _animate_pose(self, pose: HeadPose) -> AnimatedFrame:
-        source = self._require_source()
+        source = self._ready_source()
         start = time.perf_counter()
         kp = posed_keypoints(source.keypoints, pose)
         located = time.perf_counter()

@@ -228,6 +228,8 @@ class LivePipeline:
         """Start the three threads; returns at once (the engine is built on its thread)."""
         if self.running:
             return
+        for thread in self._threads:  # threads of a stopped run may still be finishing
+            thread.join(timeout=5.0)
         self._stop = threading.Event()
         self._dropped_before += self._input.dropped + self._output.dropped
         self._input, self._output = LatestSlot(), LatestSlot()
