@@ -160,9 +160,12 @@ class ControlsPanel(QWidget):
         self._show_checkpoint(path)
         self.settings_changed.emit(self._settings)
 
-    def show_backend_in_use(self, text: str) -> None:
-        """Say which backend runs the model, and why."""
-        self.backend_label.setText(text)
+    def show_backend_in_use(self, text: str, reason: str = "") -> None:
+        """Say which backend runs the model; the first part of ``reason`` is shown under it,
+        all of it in the tooltip."""
+        summary = reason.split(";")[0].strip()
+        self.backend_label.setText(f"{text}\n{summary}" if summary else text)
+        self.backend_label.setToolTip(reason)
 
     def _show_checkpoint(self, path: str | None) -> None:
         self.checkpoint_label.setText(Path(path).name if path else "default (shipped model)")

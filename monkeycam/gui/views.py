@@ -13,6 +13,7 @@ from ..engine.api import KeypointOverlay
 from .images import covariance_ellipses, keypoint_colour
 
 Box = tuple[float, float, float]  # x, y, size in image pixels
+ELLIPSE_ALPHA = 190  # covariance outlines are slightly see-through; the means are solid
 BANNER_COLOURS: Mapping[str, str] = MappingProxyType({"error": "#f8d7da", "warning": "#fff3cd", "info": "#d1ecf1"})
 
 
@@ -106,14 +107,17 @@ class FrameView(QWidget):
         shapes = covariance_ellipses(self._keypoints)  # type: ignore[arg-type]
         for index, shape in enumerate(shapes):
             colour = keypoint_colour(index, len(shapes))
+            outline = QColor(colour)
+            outline.setAlpha(ELLIPSE_ALPHA)
             painter.save()
             painter.translate(target.x() + shape.x * scale, target.y() + shape.y * scale)
             painter.rotate(shape.angle_deg)
-            painter.setPen(QPen(colour, 1.5))
+            painter.setPen(QPen(outline, 1.5))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawEllipse(QPointF(0, 0), shape.radius_major * scale, shape.radius_minor * scale)
+            painter.setPen(QPen(QColor(0, 0, 0), 1.0))
             painter.setBrush(colour)
-            painter.drawEllipse(QPointF(0, 0), 2.5, 2.5)
+            painter.drawEllipse(QPointF(0, 0), 3.0, 3.0)
             painter.restore()
 
 

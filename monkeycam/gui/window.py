@@ -509,7 +509,7 @@ class MainWindow(QMainWindow):
         self._show_keypoints = enabled
 
     def _on_engine_ready(self, info: EngineInfo) -> None:
-        self.controls.show_backend_in_use(f"in use: {info.backend}" + (f" ({info.reason})" if info.reason else ""))
+        self.controls.show_backend_in_use(f"in use: {info.backend}", info.reason)
 
     def _on_engine_failed(self, message: str) -> None:
         self.controls.show_backend_in_use("in use: no model loaded")
