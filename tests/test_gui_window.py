@@ -413,3 +413,12 @@ def test_a_remembered_camera_that_is_gone_falls_back_to_scripted_motion(qtbot, m
     assert window.driving_spec().kind == "scripted"
     assert window.driving_combo.currentData() == "scripted"
     assert "Camera 7 is not connected" in window.statusBar().currentMessage()
+
+
+def test_remembered_portraits_that_were_deleted_are_dropped(qtbot, make_window, checkpoint, tmp_path):
+    gone = str(tmp_path / "deleted.png")
+    window = make_window(AppState(engine=EngineSettings(checkpoint=checkpoint), portrait=gone, user_portraits=(gone,)))
+    assert gone not in window.gallery.paths()
+    assert window.current_portrait().path == shipped_portraits()[0]
+    assert window.state().user_portraits == ()
+    assert window.banner.level == ""

@@ -225,7 +225,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray(state.geometry))
         self.controls.set_settings(state.engine)
         self.controls.set_show_keypoints(state.show_keypoints)
-        for path in shipped_portraits() + list(state.user_portraits):
+        still_there = tuple(path for path in state.user_portraits if Path(path).is_file())
+        self._state = state = state.updated(user_portraits=still_there)
+        for path in shipped_portraits() + list(still_there):
             self.gallery.add_portrait(path)
         self._fill_driving_combo()
         self.vcam_box.blockSignals(True)
@@ -233,7 +235,8 @@ class MainWindow(QMainWindow):
         self.vcam_box.blockSignals(False)
         self.vcam_label.setText("on when the animation starts" if state.virtual_camera else "off")
         self._update_buttons()
-        initial = state.portrait if state.portrait else (self.gallery.paths() or [None])[0]
+        remembered = state.portrait if state.portrait and Path(state.portrait).is_file() else None
+        initial = remembered or (self.gallery.paths() or [None])[0]
         if initial:
             self.choose_portrait(initial)
 
