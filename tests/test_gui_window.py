@@ -422,3 +422,16 @@ def test_remembered_portraits_that_were_deleted_are_dropped(qtbot, make_window, 
     assert window.current_portrait().path == shipped_portraits()[0]
     assert window.state().user_portraits == ()
     assert window.banner.level == ""
+
+
+def test_a_portrait_without_a_face_is_used_whole_with_a_warning(qtbot, make_window, tmp_path):
+    window = make_window()
+    plain = tmp_path / "sunset.png"
+    gradient = np.linspace(0, 255, 200, dtype=np.uint8)
+    cv2.imwrite(str(plain), np.dstack([np.tile(gradient, (120, 1))] * 3))
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        window.choose_portrait(str(plain))
+    assert window.banner.level == "warning"
+    assert "sunset.png" in window.banner.text() and "no face found" in window.banner.text()
+    assert window.current_portrait().box is None
+    assert window.current_portrait().crop.shape == (256, 256, 3)
