@@ -130,7 +130,8 @@ def test_relative_transfer_with_a_constant_driving_frame_returns_the_source(chec
     expected_overlay = keypoint_overlay(kp_source.mean[0].numpy(), kp_source.covar[0].numpy(), 64, CropBox(0, 0, 64))
     backend = engine.backend
     with torch.inference_mode():
-        reconstruction = backend.to_image(backend.generate(engine.source_features, backend.keypoints_to_device(kp_source)))
+        prediction = backend.generate(engine.source_features, backend.keypoints_to_device(kp_source))
+        reconstruction = backend.to_image(prediction)
     model = engine.model
     with torch.inference_mode():
         crop = torch.from_numpy(engine.source_crop).permute(2, 0, 1)[None].float() / 255

@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     )
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--checkpoint", metavar="FILE", default=None, help="model checkpoint (default: the shipped one)")
-    model.add_argument("--preset", default=None, help="a model preset with random weights (speed does not depend on them)")
+    model.add_argument("--preset", default=None,
+                       help="a model preset with random weights (speed does not depend on them)")
     parser.add_argument("--backend", action="append", default=None,
                         help="backend to measure (repeatable; cpu, cuda, compile, tensorrt; default: all available)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for the networks (0: automatic)")
@@ -121,7 +122,10 @@ def _inputs(args: argparse.Namespace, image_size: int):
 def _context(args: argparse.Namespace, model_name: str, image_size: int, face: bool) -> dict:
     import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
     return {
         "model": model_name, "image_size": image_size, "output_size": args.size, "frames": args.frames,
         "warmup": args.warmup, "face_detection": face, "torch": torch.__version__, "device": device,
@@ -136,8 +140,8 @@ def _print_result(result) -> None:
         return
     frame = result.frame
     print(f"\n[{result.backend}] {result.description} (built in {result.build_s:.1f} s)")
-    print(f"  model time   keypoints {result.network_keypoints_ms:7.2f} ms + generator {result.network_generator_ms:7.2f} ms"
-          f" = {result.network_ms:7.2f} ms  -> {result.network_fps:7.1f} frames/s")
+    print(f"  model time   keypoints {result.network_keypoints_ms:7.2f} ms + generator "
+          f"{result.network_generator_ms:7.2f} ms = {result.network_ms:7.2f} ms  -> {result.network_fps:7.1f} frames/s")
     print(f"  end to end   crop {frame['crop_ms']:6.2f} | keypoints {frame['keypoints_ms']:6.2f} | generator "
           f"{frame['generator_ms']:6.2f} | paste {frame['paste_ms']:6.2f} | total {frame['total_ms']:7.2f} ms"
           f" (mean {frame['mean_total_ms']:.2f})  -> {result.frame_fps:7.1f} frames/s; outside the networks "

@@ -156,6 +156,7 @@ def _print_summary(pipeline, monitor: _Monitor) -> None:
     fps = (monitor.count - 1) / (monitor.last - monitor.first)
     print(
         f"done: {monitor.count} frames, {fps:.1f} frames/s end to end, engine median "
-        f"{statistics.median(monitor.totals):.1f} ms/frame, median latency {statistics.median(monitor.latencies):.1f} ms, "
+        f"{statistics.median(monitor.totals):.1f} ms/frame, median latency "
+        f"{statistics.median(monitor.latencies):.1f} ms, "
         f"{stats.dropped} dropped"
     )

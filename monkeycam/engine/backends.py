@@ -281,14 +281,16 @@ class _GraphedCall:
             self.outputs = function(*self.inputs)
 
     def __call__(self, *arguments: torch.Tensor) -> object:
-        for buffer, value in zip(self.inputs, arguments):
+        for buffer, value in zip(self.inputs, arguments, strict=True):
             if buffer is not value:
                 buffer.copy_(value)
         self.graph.replay()
         return self.outputs
 
 
-def _flatten_features(features: SourceFeatures) -> tuple[list[torch.Tensor], Callable[[list[torch.Tensor]], SourceFeatures]]:
+def _flatten_features(
+    features: SourceFeatures,
+) -> tuple[list[torch.Tensor], Callable[[list[torch.Tensor]], SourceFeatures]]:
     """The tensors of ``features`` as a flat list, and a function rebuilding SourceFeatures."""
     optional = [features.motion_image, features.motion_heatmap]
     flat = [features.image, features.keypoints.mean, features.keypoints.covar, features.heatmap,
@@ -357,7 +359,7 @@ class CudaBackend(Backend):
             self._generate_graph, self._loaded_features = graph, features
         graph = self._generate_graph
         if features is not self._loaded_features:  # a new source: refresh the feature buffers once
-            for buffer, value in zip(graph.inputs, flat):
+            for buffer, value in zip(graph.inputs[:-2], flat, strict=True):
                 buffer.copy_(value)
             self._loaded_features = features
         graph.inputs[-2].copy_(kp_driving.mean)

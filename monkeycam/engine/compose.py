@@ -75,7 +75,8 @@ class PasteBack:
         """(S, S, 3) uint8 animated crop -> (H, W, 3) uint8 portrait with the face blended in."""
         x, y, size = self.box.as_int()
         x0, y0, x1, y1 = self._region
-        resized = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC if size > face.shape[0] else cv2.INTER_AREA)
+        interpolation = cv2.INTER_CUBIC if size > face.shape[0] else cv2.INTER_AREA
+        resized = cv2.resize(face, (size, size), interpolation=interpolation)
         patch = resized[y0 - y : y1 - y, x0 - x : x1 - x]
         out = self.portrait.copy()
         out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], self._weights, self._inverse)

@@ -106,7 +106,8 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
         return frame
     scale = min(width / frame_width, height / frame_height)
     new_width, new_height = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
-    resized = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(frame, (new_width, new_height), interpolation=interpolation)
     if (new_width, new_height) == (width, height):
         return resized
     canvas = np.zeros((height, width, 3), dtype=np.uint8)
