@@ -57,6 +57,7 @@ def common(media: Path) -> list[str]:
 
 
 def test_animate_writes_one_frame_per_driving_frame(media, tmp_path):
+    pytest.importorskip("imageio_ffmpeg", reason="writing .mp4 (H.264) needs imageio-ffmpeg")
     out = tmp_path / "out.mp4"
     result = run("animate", "--source", str(media / "portrait.png"), "--driving", str(media / "driving.avi"),
                  "--out", str(out), "--size", "96", "--adapt-scale", *common(media))
