@@ -161,3 +161,19 @@ def test_an_extended_run_uses_the_new_schedule(clips, tmp_path):
     resumed = Trainer(experiment(4, milestones=(3,)), clips, tmp_path, resume=True, progress=False)
     resumed.run()
     assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1)
+
+
+def test_init_from_starts_with_the_checkpoint_weights(clips, tmp_path):
+    first = Trainer(experiment(2), clips, tmp_path / "first", progress=False)
+    checkpoint = first.run().checkpoint
+    second = Trainer(experiment(1), clips, tmp_path / "second", progress=False, init_from=checkpoint)
+    for key, value in first.model.generator.state_dict().items():
+        assert torch.equal(value, second.model.generator.state_dict()[key])
+    result = second.run()
+    _, info = load_checkpoint(result.checkpoint)
+    assert info.metadata["training"]["initialised_from"]["steps"] == 2
+    from monkeycam.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="expected"):
+        Trainer(experiment(1, model=TINY.replace(num_kp=7)), clips, tmp_path / "third", progress=False,
+                init_from=checkpoint)

@@ -144,11 +144,14 @@ class Trainer:
         data_description: str = "",
         resume: bool = False,
         progress: bool = True,
+        init_from: str | Path | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.dist = init_distributed(device)
         if device.startswith("cuda") and self.dist.enabled:
             device = f"cuda:{self.dist.local_rank}"
+        elif device == "cuda":
+            device = "cuda:0"
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -164,8 +167,11 @@ class Trainer:
         self.cfg = experiment.train
         self.fm_weights = feature_matching_weights(self.cfg, experiment.model.discriminator.num_blocks)
         self._build(experiment)
+        self.initialised_from: dict[str, Any] | None = None
         if state is not None:
             self._load_state(state)
+        elif init_from is not None:
+            self._init_from(Path(init_from))
         self.bank = FrameBank(clips, self.device)
         self.writer = None
 
@@ -371,6 +377,7 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scaler": self.scaler.state_dict(),
+            "initialised_from": json.dumps(self.initialised_from),
         }
         self._atomic(self.out_dir / "state.pt", lambda tmp: torch.save(state, tmp))
         return save_checkpoint(self.out_dir / "model.safetensors", self.model, metadata=self.metadata())
@@ -389,6 +396,7 @@ class Trainer:
                 "wall_time_hours": round(self.wall_time / 3600, 3),
                 "torch": torch.__version__,
                 "config": self.experiment.to_dict(),
+                "initialised_from": self.initialised_from,
             }
         }
 
@@ -413,6 +421,18 @@ class Trainer:
             )
         return experiment  # training settings (e.g. more steps) may change on resume
 
+    def _init_from(self, path: Path) -> None:
+        """Start from the keypoint detector and generator of a checkpoint (D starts fresh)."""
+        from monkeycam.checkpoint import load_checkpoint
+
+        source, info = load_checkpoint(path, expect=self.experiment.model)
+        self.model.kp_detector.load_state_dict(source.kp_detector.state_dict())
+        self.model.generator.load_state_dict(source.generator.state_dict())
+        previous = info.metadata.get("training", {})
+        self.initialised_from = {"checkpoint": path.name, "steps": previous.get("steps"), "data": previous.get("data")}
+        if self.dist.is_main:
+            log.info("initialised from %s (%s steps)", path, previous.get("steps"))
+
     def _load_state(self, state: dict) -> None:
         self.model.kp_detector.load_state_dict(state["kp_detector"])
         self.model.generator.load_state_dict(state["generator"])
@@ -427,6 +447,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.wall_time = float(state.get("wall_time", 0.0))
+        self.initialised_from = json.loads(state.get("initialised_from", "null"))
         if self.dist.is_main:
             log.info("resumed %s at step %d", self.out_dir, self.step)
 

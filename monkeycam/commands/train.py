@@ -21,6 +21,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data", help="dataset folder (overrides the config's data)")
     parser.add_argument("--out", required=True, help="run folder for checkpoints and logs")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    parser.add_argument("--init-from", help="start from the keypoint detector and generator of this checkpoint")
     parser.add_argument("--steps", type=int, help="total steps (overrides the config)")
     parser.add_argument("--batch-size", type=int, help="pairs per step per process (overrides the config)")
     parser.add_argument("--milestones", type=int, nargs="*", help="steps where the lr is multiplied by gamma")
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(
         experiment, [clip.frames for clip in videos.clips], args.out, device=device,
         data_description=description, resume=args.resume, progress=not args.no_progress,
+        init_from=args.init_from,
     )
     try:
         result = trainer.run(max_minutes=args.max_minutes)

@@ -1,0 +1,100 @@
+"""``monkeycam showcase``: a grid image of cross-identity animation, for model cards.
+
+Top row: the driving video's face crops at the chosen frames. One row per portrait: the
+portrait's face crop, then the animated frames with the transferred keypoints and their
+covariance ellipses drawn. Everything goes through the engine, exactly as in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._engine_options import add_model_options, face_detection_choice, quiet_video_decoder, warn
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "showcase",
+        help="grid image of portraits animated by a driving video (keypoints drawn)",
+        description="Animate each portrait with the driving video (relative motion, anchored on the first "
+        "frame) and write a grid: driving crops on top, then per portrait its crop and the animated frames "
+        "with keypoints and covariance ellipses.",
+    )
+    parser.add_argument("--portraits", nargs="+", required=True, metavar="IMG", help="source portraits")
+    parser.add_argument("--driving", required=True, metavar="VIDEO", help="driving video")
+    parser.add_argument("--frames", default="0,40,80,120,160", help="driving frame indices, comma separated")
+    parser.add_argument("--out", required=True, metavar="PNG", help="output image (.png or .jpg)")
+    parser.add_argument("--cell", type=int, default=160, help="side of one grid cell in pixels")
+    parser.add_argument("--no-keypoints", action="store_true", help="do not draw keypoints")
+    parser.add_argument("--ellipses", action="store_true", help="also draw each keypoint's 1-sigma covariance ellipse")
+    add_model_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..engine import EngineSettings, create_engine
+    from ..face import crop_square
+    from ..face.crop import CropBox
+    from ..io import iter_video, read_image, write_image
+
+    quiet_video_decoder()
+    indices = sorted({int(i) for i in args.frames.split(",") if i.strip()})
+    if not indices or indices[0] < 0:
+        raise ValueError(f"--frames must list frame indices >= 0, got {args.frames!r}")
+    portraits = [read_image(path) for path in args.portraits]
+    driving = [frame for i, frame in enumerate(iter_video(args.driving, indices[-1] + 1))]
+    if len(driving) <= indices[-1]:
+        raise ValueError(f"{args.driving} has only {len(driving)} frames; --frames asks for frame {indices[-1]}")
+    settings = EngineSettings(checkpoint=args.checkpoint, backend=args.backend, smoothing=0.0, output_size=args.cell,
+                              threads=args.threads)
+    engine = create_engine(settings, face_detection=face_detection_choice(args), on_status=warn)
+    rows, top = [], None
+    for portrait in portraits:
+        info = engine.set_source(portrait)
+        if info.warning:
+            warn(info.warning)
+        engine.set_reference(None)
+        cells, crops = [_fit(info.crop, args.cell)], []
+        for index, frame in enumerate(driving):
+            result = engine.process(frame, timestamp=index / 25.0)
+            if index in indices:
+                cells.append(result.image if args.no_keypoints else _draw(result.image, result.keypoints, args.ellipses))
+                box = result.driving_box
+                crop = crop_square(frame, CropBox(*box), args.cell) if box else _fit(frame, args.cell)
+                crops.append(crop)
+        rows.append(np.concatenate(cells, axis=1))
+        top = top if top is not None else np.concatenate([np.full_like(crops[0], 255)] + crops, axis=1)
+    grid = np.concatenate([top] + rows, axis=0)
+    write_image(args.out, grid)
+    print(f"wrote {args.out}: {len(portraits)} portraits x {len(indices)} driving frames ({grid.shape[1]}x{grid.shape[0]})")
+    return 0
+
+
+def _fit(image, size: int):
+    import cv2
+
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _draw(image, overlay, ellipses: bool):
+    """Keypoints as dots in distinct colours, optionally with their 1-sigma covariance ellipses."""
+    import cv2
+    import numpy as np
+
+    out = np.ascontiguousarray(image.copy())
+    if overlay is None:
+        return out
+    for k, (mean, covariance) in enumerate(zip(overlay.means, overlay.covariances)):
+        hue = int(180 * k / max(1, len(overlay.means)))
+        colour = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2RGB)[0, 0].tolist()
+        values, vectors = np.linalg.eigh(covariance)
+        axes = tuple(max(1, int(round(float(np.sqrt(max(v, 0.0)))))) for v in values[::-1])
+        angle = float(np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1])))
+        centre = (int(round(mean[0])), int(round(mean[1])))
+        if ellipses:
+            cv2.ellipse(out, centre, axes, angle, 0, 360, colour, 1, cv2.LINE_AA)
+        cv2.circle(out, centre, 3, (0, 0, 0), -1, cv2.LINE_AA)
+        cv2.circle(out, centre, 2, colour, -1, cv2.LINE_AA)
+    return out
