@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .io.atomic import atomic_path
 from .model import ModelConfig, MonkeyNet, build_model
 
 FORMAT_NAME = "monkeycam-checkpoint"
@@ -76,20 +76,9 @@ def save_checkpoint(
         "config": model.config.to_json(),
         "metadata": json.dumps(metadata or {}, sort_keys=True, default=str),
     }
-    _atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
     return path
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_info(path: str | os.PathLike) -> CheckpointInfo:

@@ -13,7 +13,7 @@ import yaml
 
 from monkeycam.checkpoint import load_checkpoint
 from monkeycam.io import VideoWriter
-from tests.synthetic_videos import shape_clip
+from tests.media_files import moving_shapes
 from tests.test_training import TINY
 
 
@@ -24,7 +24,7 @@ def dataset(tmp_path_factory):
         (root / split).mkdir()
         for seed in seeds:
             with VideoWriter(root / split / f"shape{seed}.mp4", fps=10) as writer:
-                for frame in shape_clip(seed, frames=8, size=32):
+                for frame in moving_shapes(frames=8, height=32, seed=seed):
                     writer.write(frame)
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump({

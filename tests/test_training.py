@@ -17,7 +17,7 @@ from monkeycam.model import (
     KeypointDetectorConfig,
     ModelConfig,
 )
-from tests.synthetic_videos import shape_clips
+from tests.media_files import moving_shapes
 from training.augment import FrameBank, augment_pairs, random_smooth_warp
 from training.config import AugmentConfig, ExperimentConfig, TrainConfig, builtin_configs, load_experiment
 from training.trainer import Trainer, TrainingError
@@ -41,7 +41,7 @@ def experiment(steps: int, model: ModelConfig = TINY, **train) -> ExperimentConf
 
 @pytest.fixture(scope="module")
 def clips():
-    return shape_clips(6, frames=10, size=32)
+    return [moving_shapes(frames=10, height=32, seed=seed) for seed in range(6)]
 
 
 def history(run_dir) -> list[dict]:

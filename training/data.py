@@ -23,9 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from monkeycam.io import MediaError, iter_video, probe_video, read_image
+from monkeycam.io.atomic import atomic_path
 from monkeycam.io.media import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -345,15 +344,8 @@ def _read_cache(path: Path, frame_size: int) -> np.ndarray | None:
 
 def _write_cache(path: Path, frames: np.ndarray) -> None:
     """Write atomically (temporary file, then rename) so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, frames, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, frames, allow_pickle=False)
 
 
 # --------------------------------------------------------------------------- loading a split

@@ -30,7 +30,6 @@ import math
 import os
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,7 @@ from tqdm import tqdm
 
 from monkeycam.face import CropBox, FaceBox, FaceDetector, crop_square
 from monkeycam.io import MediaError, VideoWriter
+from monkeycam.io.atomic import atomic_path
 
 from .data import (
     MIN_FRAMES,
@@ -287,15 +287,8 @@ def write_shots(item: Path, shots: list[Shot], paths: list[Path], size: int, fps
 def write_manifest(report: PrepareReport) -> Path:
     """Write ``OUT_DIR/prepare.json`` atomically."""
     path = report.out_dir / MANIFEST
-    report.out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".prepare.", suffix=".part", dir=report.out_dir)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(report.to_dict(), handle, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), indent=1))
     return path
 
 

@@ -21,10 +21,8 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import platform
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ import torch.distributed as dist
 from torch import nn
 
 from monkeycam.checkpoint import save_checkpoint
+from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, build_model
 from monkeycam.model.generator import GeneratorOutput
 
@@ -379,7 +378,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "initialised_from": json.dumps(self.initialised_from),
         }
-        self._atomic(self.out_dir / "state.pt", lambda tmp: torch.save(state, tmp))
+        with atomic_path(self.out_dir / "state.pt") as tmp:
+            torch.save(state, tmp)
         return save_checkpoint(self.out_dir / "model.safetensors", self.model, metadata=self.metadata())
 
     def metadata(self) -> dict[str, Any]:
@@ -452,18 +452,9 @@ class Trainer:
             log.info("resumed %s at step %d", self.out_dir, self.step)
 
     @staticmethod
-    def _atomic(path: Path, write) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def _write_text(self, path: Path, text: str) -> None:
-        self._atomic(path, lambda tmp: Path(tmp).write_text(text))
+    def _write_text(path: Path, text: str) -> None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
 
     def close(self) -> None:
         if self.writer:

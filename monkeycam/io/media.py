@@ -8,13 +8,14 @@ failed or interrupted write never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
+
+from .atomic import atomic_path, commit, temporary_sibling
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif", ".m4v")
@@ -63,7 +64,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
     if not ok:
         raise MediaError(f"cannot encode an image as {suffix}")
-    _atomic(path, lambda tmp: Path(tmp).write_bytes(encoded.tobytes()))
+    if not path.parent.is_dir():
+        raise MediaError(f"output folder does not exist: {path.parent}")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())
     return path
 
 
@@ -137,9 +141,7 @@ class VideoWriter:
             raise MediaError(f"output folder does not exist: {self.path.parent}")
         if not os.access(self.path.parent, os.W_OK):
             raise MediaError(f"output folder is not writable: {self.path.parent}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=suffix, dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_sibling(self.path, suffix)
         self._size: tuple[int, int] | None = None
         self._sink = None
         self.frames_written = 0
@@ -183,8 +185,7 @@ class VideoWriter:
         if self.frames_written == 0:
             self._tmp.unlink(missing_ok=True)
             raise MediaError(f"no frame was written; {self.path} was not created")
-        os.replace(self._tmp, self.path)
-        return self.path
+        return commit(self._tmp, self.path)
 
     def abort(self) -> None:
         """Stop and delete the partial file."""
@@ -211,15 +212,3 @@ class VideoWriter:
         else:
             self.abort()
 
-
-def _atomic(path: Path, write) -> None:
-    if not path.parent.is_dir():
-        raise MediaError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -204,7 +204,7 @@ def _validate(config: ModelConfig) -> None:
                 f"({2 ** section.num_blocks}); change image_size, scale_factor or num_blocks"
             )
     if config.generator.interpolation not in ("nearest", "bilinear"):
-        raise ValueError(f"generator.interpolation must be nearest or bilinear")
+        raise ValueError("generator.interpolation must be nearest or bilinear")
     ablation = config.ablation
     if ablation.deformation and not (ablation.coarse_flow or ablation.residual_flow):
         raise ValueError("ablation: a deformation needs the coarse flow, the residual flow or both")

@@ -115,8 +115,7 @@ class DenseMotionNetwork(nn.Module):
         source_heatmap: torch.Tensor | None,
     ) -> torch.Tensor:
         """Stack per-slot inputs into (B, (K + 1) * per_slot, h, w), slot by slot."""
-        batch, channels, height, width = source.shape
-        slots = self.num_kp + 1
+        batch, _, height, width = source.shape
         if source_heatmap is None:
             source_heatmap = self.source_heatmap(kp_source, height, width)
         driving_heatmap = normalise_heatmap(keypoints_to_gaussians(kp_driving, height, width), self.heatmap_norm)
