@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+
 class EngineError(RuntimeError):
     """The engine cannot do what was asked (no model file, no working backend, no source...);
     the message is one line for the user."""

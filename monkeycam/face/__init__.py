@@ -1,7 +1,7 @@
 """Finding, cropping and tracking faces (mediapipe 0.10.14, which ships its models in the wheel)."""
 
-from .detector import FaceBox, FaceDetector, FaceMesh, FaceUnavailable
 from .crop import CropBox, crop_square, square_box_around
+from .detector import FaceBox, FaceDetector, FaceMesh, FaceUnavailable
 from .tracker import (
     CropBoxTracker,
     FaceLocator,
