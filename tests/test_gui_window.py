@@ -435,3 +435,34 @@ def test_a_portrait_without_a_face_is_used_whole_with_a_warning(qtbot, make_wind
     assert "sunset.png" in window.banner.text() and "no face found" in window.banner.text()
     assert window.current_portrait().box is None
     assert window.current_portrait().crop.shape == (256, 256, 3)
+
+
+def test_start_flag_animates_the_shipped_model_with_scripted_motion_and_no_clicks(qtbot, tmp_path):
+    """`monkeycam app --start` on a first run: shipped weights, first portrait, scripted motion."""
+    from monkeycam.gui.app import start_when_ready
+    from monkeycam.paths import weights_dir
+
+    if not (weights_dir() / "face64.safetensors").exists():
+        pytest.skip("the shipped weights are not in this checkout")
+    SettingsStore().save(AppState(engine=EngineSettings(backend="cpu", output_size=OUTPUT_SIZE)))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    start_when_ready(window)
+    qtbot.waitUntil(lambda: window.output_view.frames_shown >= 5, timeout=FRAME_TIMEOUT_MS)
+    assert window.state().driving_kind == "scripted"
+    assert window.start_button.text() == "Stop"
+    first = output_pixels(window)
+    wait_for_frames(qtbot, window, 10)
+    assert np.abs(output_pixels(window).astype(int) - first.astype(int)).mean() > 0.5  # it moves
+    stop(qtbot, window)
+
+
+def test_a_portrait_named_by_a_relative_path_is_not_listed_twice(qtbot, make_window, monkeypatch):
+    window = make_window()
+    before = window.gallery.paths()
+    monkeypatch.chdir(assets_dir().parent)
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        window.choose_portrait(os.path.join(assets_dir().name, "portrait_bram.png"))
+    assert window.gallery.paths() == before
+    assert Path(window.current_portrait().path).name == "portrait_bram.png"

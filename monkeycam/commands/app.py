@@ -14,10 +14,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--portrait", default=None, help="portrait image to start with (default: the last one)")
     parser.add_argument("--checkpoint", default=None, help="model checkpoint (default: the remembered choice)")
+    parser.add_argument("--start", action="store_true",
+                        help="start animating at once with the remembered driving input (scripted motion on a first run)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..gui.app import run_app
 
-    return run_app(portrait=args.portrait, checkpoint=args.checkpoint)
+    return run_app(portrait=args.portrait, checkpoint=args.checkpoint, start=args.start)

@@ -5,18 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
+from .window import MainWindow
 
 
-def run_app(argv: Sequence[str] | None = None, portrait: str | None = None, checkpoint: str | None = None) -> int:
+def run_app(
+    argv: Sequence[str] | None = None, portrait: str | None = None, checkpoint: str | None = None, start: bool = False
+) -> int:
     """Open the main window and run the Qt event loop until it closes; returns the exit code.
 
-    ``portrait`` and ``checkpoint`` override the remembered choices for this run.
+    ``portrait`` and ``checkpoint`` override the remembered choices for this run; ``start``
+    presses Start once the window has been shown and the portrait is ready.
     """
     from .compat import protect_singletons
-    from .window import MainWindow
 
     protect_singletons()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv[:1]))
@@ -28,4 +32,19 @@ def run_app(argv: Sequence[str] | None = None, portrait: str | None = None, chec
     if portrait:
         window.choose_portrait(portrait)
     window.show()
+    if start:
+        start_when_ready(window)
     return int(app.exec())
+
+
+def start_when_ready(window: MainWindow) -> None:
+    """Press Start once, as soon as a portrait is ready (at once if one already is)."""
+    if window.current_portrait() is not None:
+        QTimer.singleShot(0, window.start)
+        return
+
+    def start_once(_path: str) -> None:
+        window.portrait_ready.disconnect(start_once)
+        window.start()
+
+    window.portrait_ready.connect(start_once)

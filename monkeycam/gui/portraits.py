@@ -40,7 +40,7 @@ def shipped_portraits() -> list[str]:
     folder = assets_dir()
     if not folder.is_dir():
         return []
-    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def is_image_file(path: str) -> bool:

@@ -260,6 +260,7 @@ class MainWindow(QMainWindow):
 
     def choose_portrait(self, path: str) -> None:
         """Make ``path`` the source portrait (instant for a portrait seen before)."""
+        path = str(Path(path).resolve())  # one gallery entry per file, however it was named
         cached = self._previews.get(path)
         if cached is not None:
             self._apply_portrait(cached)

@@ -81,13 +81,15 @@ def heatmap_to_keypoints(heatmap: torch.Tensor, clip_variance: float | None) -> 
     Returns:
         Keypoints with mean = sum p * z and covariance = sum p (z - mean)(z - mean)^T.
     """
-    _, _, height, width = heatmap.shape
-    grid = coordinate_grid(height, width, heatmap.device, heatmap.dtype)  # (H, W, 2)
-    weights = heatmap.unsqueeze(-1) + 1e-7  # the reference adds this to keep covariances finite
-    mean = (weights * grid).sum(dim=(2, 3))  # (B, K, 2)
-    centred = grid - mean[:, :, None, None, :]  # (B, K, H, W, 2)
-    outer = centred.unsqueeze(-1) * centred.unsqueeze(-2)  # (B, K, H, W, 2, 2)
-    covar = (outer * weights.unsqueeze(-1)).sum(dim=(2, 3))
+    batch, num_kp, height, width = heatmap.shape
+    grid = coordinate_grid(height, width, heatmap.device, heatmap.dtype).reshape(-1, 2)  # (HW, 2)
+    weights = heatmap.reshape(batch, num_kp, -1) + 1e-7  # the reference adds this to keep covariances finite
+    mean = weights @ grid  # (B, K, 2)
+    # sum w (z - m)(z - m)^T expanded, so no (B, K, H, W, 2, 2) tensor is built:
+    # sum w z z^T - 2 m m^T + (sum w) m m^T  (sum w is 1 + HW * 1e-7, kept for exactness)
+    second_moment = torch.einsum("bkn,ni,nj->bkij", weights, grid, grid)
+    outer_mean = mean.unsqueeze(-1) * mean.unsqueeze(-2)
+    covar = second_moment + (weights.sum(-1)[..., None, None] - 2.0) * outer_mean
     if clip_variance:
         smallest = smallest_singular_value(covar)[..., None, None]
         covar = torch.clamp(smallest, min=clip_variance) * covar / smallest
