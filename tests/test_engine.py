@@ -370,3 +370,24 @@ def test_importing_the_engine_package_does_not_import_torch():
     code = "import sys, monkeycam.engine; assert 'torch' not in sys.modules, 'torch was imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["face64", "face256"])
+def test_channel_padding_for_tensor_cores_changes_no_value(name):
+    """The CUDA backend pads convolution channels to multiples of 8; the maths is unchanged."""
+    from monkeycam.engine.backends import ChannelPaddedConv2d, inference_copy
+
+    torch.manual_seed(0)
+    model = build_model(preset(name), with_discriminator=False).eval()
+    with torch.no_grad():
+        model.generator.dense_motion_module.hourglass.decoder.conv.weight.normal_(0.0, 0.05)
+    plain = inference_copy(model, torch.device("cpu"), torch.float32, channels_last=False)
+    padded = inference_copy(model, torch.device("cpu"), torch.float32, channels_last=True, pad_to=8)
+    wrapped = [m for m in padded.modules() if isinstance(m, ChannelPaddedConv2d)]
+    assert wrapped and all(m.conv.in_channels % 8 == 0 and m.conv.out_channels % 8 == 0 for m in wrapped)
+    size = model.config.image_size
+    source, driving = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        expected = plain.animate(plain.prepare_source(source), plain.kp_detector(driving)).prediction
+        actual = padded.animate(padded.prepare_source(source), padded.kp_detector(driving)).prediction
+    assert (expected - actual).abs().max() < 1e-4

@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..model import Keypoints, MonkeyNet, SourceFeatures
@@ -109,6 +110,52 @@ def _block_diagonal(conv: nn.Conv2d) -> nn.Conv2d:
     return dense
 
 
+class ChannelPaddedConv2d(nn.Module):
+    """A convolution whose channel counts are rounded up to a multiple (zero weights), so
+    fp16 tensor-core kernels apply; the result is sliced back, so values are unchanged.
+
+    Monkey-Net's decoder inputs carry K heatmap channels plus the image's 3 (e.g. 45, 138,
+    1034 channels), which is not a multiple of 8.
+    """
+
+    def __init__(self, conv: nn.Conv2d, multiple: int = 8) -> None:
+        super().__init__()
+        self.pad_in = (-conv.in_channels) % multiple
+        self.out_channels = conv.out_channels
+        padded = nn.Conv2d(
+            conv.in_channels + self.pad_in, conv.out_channels + (-conv.out_channels) % multiple, conv.kernel_size,
+            conv.stride, conv.padding, bias=conv.bias is not None,
+        ).to(conv.weight.device, conv.weight.dtype)
+        with torch.no_grad():
+            padded.weight.zero_()
+            padded.weight[: conv.out_channels, : conv.in_channels] = conv.weight
+            if conv.bias is not None:
+                padded.bias.zero_()
+                padded.bias[: conv.out_channels] = conv.bias
+        self.conv = padded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_in:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.pad_in))
+        out = self.conv(x)
+        return out if out.shape[1] == self.out_channels else out[:, : self.out_channels]
+
+
+def pad_channels(model: nn.Module, multiple: int = 8) -> int:
+    """Wrap every ungrouped convolution with channel counts off ``multiple`` in a
+    :class:`ChannelPaddedConv2d`. Returns the number of wrapped layers."""
+    wrapped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.Conv2d) or child.groups != 1:
+                continue
+            if child.in_channels % multiple == 0 and child.out_channels % multiple == 0:
+                continue
+            setattr(parent, name, ChannelPaddedConv2d(child, multiple))
+            wrapped += 1
+    return wrapped
+
+
 def _to_channels_last(module: nn.Module, args: tuple) -> tuple | None:
     first = args[0] if args else None
     if isinstance(first, torch.Tensor) and first.dim() == 4 and not first.is_contiguous(
@@ -133,9 +180,12 @@ def keep_channels_last(model: nn.Module) -> int:
     return hooked
 
 
-def inference_copy(model: MonkeyNet, device: torch.device, dtype: torch.dtype, channels_last: bool) -> MonkeyNet:
+def inference_copy(
+    model: MonkeyNet, device: torch.device, dtype: torch.dtype, channels_last: bool, pad_to: int = 0
+) -> MonkeyNet:
     """A frozen copy of the keypoint detector and generator on ``device``/``dtype``, rewritten
-    for inference (BatchNorm folded, grouped 1x1 convolutions made dense, NHWC kept)."""
+    for inference (BatchNorm folded, grouped 1x1 convolutions made dense, NHWC kept, and with
+    ``pad_to`` > 0 convolution channels padded to multiples of it)."""
     discriminator, model.discriminator = model.discriminator, None
     try:
         clone = copy.deepcopy(model)
@@ -144,6 +194,8 @@ def inference_copy(model: MonkeyNet, device: torch.device, dtype: torch.dtype, c
     clone = clone.float().eval()
     fold_batch_norms(clone)
     densify_grouped_pointwise(clone)
+    if pad_to:
+        pad_channels(clone, pad_to)
     clone = clone.to(device=device, dtype=dtype)
     if channels_last:
         clone = clone.to(memory_format=torch.channels_last)
@@ -174,12 +226,12 @@ class Backend:
 
     def __init__(
         self, model: MonkeyNet, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-        channels_last: bool = True,
+        channels_last: bool = True, pad_to: int = 0,
     ) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
         self.channels_last = channels_last
-        self.model = inference_copy(model, self.device, dtype, channels_last)
+        self.model = inference_copy(model, self.device, dtype, channels_last, pad_to)
         self.image_size = model.config.image_size
 
     @property
@@ -319,11 +371,13 @@ class CudaBackend(Backend):
 
     name = "cuda"
 
-    def __init__(self, model: MonkeyNet, use_graphs: bool = True, dtype: torch.dtype = torch.float16) -> None:
+    def __init__(
+        self, model: MonkeyNet, use_graphs: bool = True, dtype: torch.dtype = torch.float16, pad_to: int = 8
+    ) -> None:
         if not torch.cuda.is_available():
             raise BackendUnavailable("no CUDA GPU is available to torch here")
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
-        super().__init__(model, "cuda", dtype, channels_last=True)
+        super().__init__(model, "cuda", dtype, channels_last=True, pad_to=pad_to)
         self.use_graphs = use_graphs
         self.graph_note = "CUDA graphs" if use_graphs else "eager"
         self._kp_graph: _GraphedCall | None = None
