@@ -48,5 +48,6 @@ def crop_square(frame: np.ndarray, box: CropBox, out_size: int) -> np.ndarray:
         frame = cv2.copyMakeBorder(frame, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
         x, y = x + pad_left, y + pad_top
     patch = frame[y : y + size, x : x + size]
-    interpolation = cv2.INTER_AREA if size > out_size else cv2.INTER_LINEAR
+    # area averaging only where it matters (>= 2x smaller): it is ~8x slower than bilinear
+    interpolation = cv2.INTER_AREA if size >= 2 * out_size else cv2.INTER_LINEAR
     return cv2.resize(patch, (out_size, out_size), interpolation=interpolation)
