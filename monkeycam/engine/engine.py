@@ -453,6 +453,21 @@ class Engine:
         if self._reference is None:
             self._reference = kp_driving
         kp = self._transfer(source.keypoints, kp_driving)
+        image, overlay, timings = self._render(source, kp, start, cropped)
+        return AnimatedFrame(image, _box_tuple(tracked.box), tracked.face_found, overlay, timings)
+
+    def _animate_pose(self, pose: HeadPose) -> AnimatedFrame:
+        source = self._ready_source()
+        start = time.perf_counter()
+        kp = posed_keypoints(source.keypoints, pose)
+        image, overlay, timings = self._render(source, kp, start, start)
+        return AnimatedFrame(image, None, True, overlay, timings)
+
+    def _render(
+        self, source: _Source, kp: Keypoints, start: float, cropped: float
+    ) -> tuple[np.ndarray, KeypointOverlay, StageTimings]:
+        """Generator and composition for transferred keypoints ``kp``; times every stage from
+        ``start`` (frame received) and ``cropped`` (crop done; == start when there is no crop)."""
         located = time.perf_counter()
         face = self._generate(source, kp)
         generated = time.perf_counter()
@@ -462,22 +477,7 @@ class Engine:
             crop_ms=_ms(start, cropped), keypoints_ms=_ms(cropped, located), generator_ms=_ms(located, generated),
             paste_ms=_ms(generated, done), total_ms=_ms(start, done),
         )
-        return AnimatedFrame(image, _box_tuple(tracked.box), tracked.face_found, overlay, timings)
-
-    def _animate_pose(self, pose: HeadPose) -> AnimatedFrame:
-        source = self._ready_source()
-        start = time.perf_counter()
-        kp = posed_keypoints(source.keypoints, pose)
-        located = time.perf_counter()
-        face = self._generate(source, kp)
-        generated = time.perf_counter()
-        image, overlay = self._compose(source, face, kp)
-        done = time.perf_counter()
-        timings = StageTimings(
-            keypoints_ms=_ms(start, located), generator_ms=_ms(located, generated), paste_ms=_ms(generated, done),
-            total_ms=_ms(start, done),
-        )
-        return AnimatedFrame(image, None, True, overlay, timings)
+        return image, overlay, timings
 
     def _detect(self, crop: np.ndarray) -> Keypoints:
         """Keypoints of an (S, S, 3) crop, float32 on the CPU."""

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..io.camera import Camera
-from ..io.media import MediaError
+from ..io.media import MediaError, open_video_capture
 from .api import DrivingSpec
 
 SCRIPTED_FPS = 30.0
@@ -98,7 +98,7 @@ class VideoSource:
 
     def open(self) -> None:
         self.close()
-        self._capture = _open_video(self.path)
+        self._capture = open_video_capture(self.path)
         if self._requested_fps is None:
             self.fps = _capture_fps(self._capture) or 25.0
         self._index = 0
@@ -172,24 +172,13 @@ def _capture_fps(capture: cv2.VideoCapture) -> float | None:
 def _reported_fps(path: Path) -> float | None:
     """The frame rate a video file reports, or None when it cannot be opened (yet)."""
     try:
-        capture = _open_video(path)
+        capture = open_video_capture(path)
     except MediaError:
         return None
     try:
         return _capture_fps(capture)
     finally:
         capture.release()
-
-
-def _open_video(path: Path):
-    """An OpenCV capture of a video file; MediaError when it cannot be decoded."""
-    if not path.is_file():
-        raise MediaError(f"video not found: {path}")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
-        raise MediaError(f"{path} cannot be decoded as a video")
-    return capture
 
 
 def source_for(spec: DrivingSpec) -> FrameSource:

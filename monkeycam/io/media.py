@@ -71,7 +71,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     return path
 
 
-def _open_capture(path: Path) -> cv2.VideoCapture:
+def open_video_capture(path: Path) -> cv2.VideoCapture:
+    """An opened OpenCV capture of a video file; MediaError when it is missing or undecodable."""
     if not path.exists():
         raise MediaError(f"video not found: {path}")
     if path.is_dir():
@@ -85,7 +86,7 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Size, frame rate and frame count of a video file."""
-    capture = _open_capture(Path(path))
+    capture = open_video_capture(Path(path))
     try:
         return VideoInfo(
             int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
@@ -103,7 +104,7 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterat
     Raises MediaError when the file cannot be opened or yields no frame at all.
     """
     path = Path(path)
-    capture = _open_capture(path)
+    capture = open_video_capture(path)
     count = 0
     try:
         while max_frames is None or count < max_frames:
