@@ -12,7 +12,7 @@ import importlib
 import logging
 import pkgutil
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
 

@@ -108,7 +108,7 @@ def test_inference_file_cannot_resume_training(saved, tmp_path):
 def test_save_is_atomic_when_interrupted(saved, tmp_path, monkeypatch):
     model, _ = saved
     target = tmp_path / "out.safetensors"
-    import monkeycam.checkpoint as checkpoint
+    from monkeycam import checkpoint
 
     def failing(*args, **kwargs):
         raise OSError("disk full")

@@ -28,9 +28,8 @@ def test_success_replaces_the_destination_with_normal_permissions(tmp_path):
 def test_failure_leaves_nothing_and_keeps_the_old_file(tmp_path):
     target = tmp_path / "model.safetensors"
     target.write_text("previous good version")
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
     assert target.read_text() == "previous good version"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]

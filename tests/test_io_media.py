@@ -26,10 +26,9 @@ def test_video_round_trip_keeps_frames_and_size(tmp_path, suffix):
 
 def test_a_failed_write_leaves_no_file(tmp_path):
     path = tmp_path / "out.avi"
-    with pytest.raises(MediaError, match="differs"):
-        with VideoWriter(path) as writer:
-            writer.write(np.zeros((32, 32, 3), np.uint8))
-            writer.write(np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(MediaError, match="differs"), VideoWriter(path) as writer:
+        writer.write(np.zeros((32, 32, 3), np.uint8))
+        writer.write(np.zeros((16, 16, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(MediaError, match="no frame"):
         VideoWriter(tmp_path / "empty.avi").close()

@@ -20,7 +20,7 @@ README_COUNTS = {
 
 
 def tsv_counts(path: Path) -> tuple[int, int, int]:
-    counts = dict(re.findall(r"^## (\w+): \d+ entries, (\d+) trainable params", path.read_text(), re.M))
+    counts = dict(re.findall(r"^## (\w+): \d+ entries, (\d+) trainable params", path.read_text(), re.MULTILINE))
     return int(counts["kp_detector"]), int(counts["generator"]), int(counts["discriminator"])
 
 

@@ -9,7 +9,7 @@ which makes ``--resume`` continue exactly.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

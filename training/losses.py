@@ -7,7 +7,8 @@ LSGAN term mean (1 - D(fake))^2. Discriminator side: mean (1 - D(real))^2 + D(fa
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def create_engine(settings: EngineSettings, **options: Any) -> "Engine":
+def create_engine(settings: EngineSettings, **options: Any) -> Engine:
     """Load the model and build the backend (imports torch). See :func:`.engine.create_engine`
     for the options (model, face_detection, reuse_source_features, fallback, on_status)."""
     from .engine import create_engine as _create_engine

@@ -53,7 +53,7 @@ class EngineSettings:
     crop_scale: float = 2.0
     threads: int = 0
 
-    def updated(self, **changes: Any) -> "EngineSettings":
+    def updated(self, **changes: Any) -> EngineSettings:
         names = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:

@@ -61,7 +61,7 @@ class PasteBack:
     _inverse: np.ndarray  # 1 - _weights
 
     @classmethod
-    def prepare(cls, portrait: np.ndarray, box: CropBox, feather: float = FEATHER) -> "PasteBack":
+    def prepare(cls, portrait: np.ndarray, box: CropBox, feather: float = FEATHER) -> PasteBack:
         x, y, size = box.as_int()
         height, width = portrait.shape[:2]
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + size), min(height, y + size)

@@ -19,9 +19,10 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -115,7 +116,7 @@ def create_engine(
     reuse_source_features: bool = True,
     fallback: bool = True,
     on_status: Callable[[str], None] | None = None,
-) -> "Engine":
+) -> Engine:
     """Load the model and build the backend named in ``settings`` (falling back when it fails).
 
     Args:

@@ -24,7 +24,8 @@ import math
 import queue
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -350,7 +351,7 @@ class LivePipeline:
         instead of leaving a silently frozen picture."""
         try:
             loop()
-        except Exception as error:  # noqa: BLE001 - reported to the user, then the pipeline stops
+        except Exception as error:
             log.exception("the %s thread failed", name)
             self._fail(f"{name} stopped: {type(error).__name__}: {error}")
 
@@ -498,7 +499,7 @@ class LivePipeline:
         """Run a user callback; an exception in it is reported, not fatal to the thread."""
         try:
             call()
-        except Exception as error:  # noqa: BLE001 - a callback's bug must not kill the pipeline
+        except Exception as error:
             log.exception("%s callback failed", what)
             self._error(f"{what} callback failed: {error}")
 
@@ -525,5 +526,5 @@ class LivePipeline:
     def _call_reporter(reporter: Callable[[str], None], message: str) -> None:
         try:
             reporter(message)
-        except Exception:  # noqa: BLE001 - a broken reporter must not kill the pipeline
+        except Exception:
             log.exception("status callback failed for: %s", message)

@@ -14,7 +14,19 @@ from .tracker import (
 )
 
 __all__ = [
-    "FaceBox", "FaceDetector", "FaceMesh", "FaceUnavailable", "CropBox", "crop_square", "square_box_around",
-    "CropBoxTracker", "FaceLocator", "FaceTracker", "OneEuroFilter", "TrackedFace", "detect_scaled", "one_euro_for_strength",
+    "CropBox",
+    "CropBoxTracker",
+    "FaceBox",
+    "FaceDetector",
+    "FaceLocator",
+    "FaceMesh",
+    "FaceTracker",
+    "FaceUnavailable",
+    "OneEuroFilter",
+    "TrackedFace",
+    "crop_square",
+    "detect_scaled",
+    "one_euro_for_strength",
+    "square_box_around",
     "whole_frame_box",
 ]

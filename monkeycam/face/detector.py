@@ -92,7 +92,7 @@ class FaceDetector:
     def close(self) -> None:
         self._detector.close()
 
-    def __enter__(self) -> "FaceDetector":
+    def __enter__(self) -> FaceDetector:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -125,7 +125,7 @@ class FaceMesh:
     def close(self) -> None:
         self._mesh.close()
 
-    def __enter__(self) -> "FaceMesh":
+    def __enter__(self) -> FaceMesh:
         return self
 
     def __exit__(self, *exc) -> None:

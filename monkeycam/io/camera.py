@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -174,7 +174,7 @@ class Camera:
         """Release the device; safe to call twice."""
         self._capture.release()
 
-    def __enter__(self) -> "Camera":
+    def __enter__(self) -> Camera:
         return self
 
     def __exit__(self, *exc) -> None:

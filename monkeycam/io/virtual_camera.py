@@ -92,7 +92,7 @@ class VirtualCamera:
         if camera is not None:
             camera.close()
 
-    def __enter__(self) -> "VirtualCamera":
+    def __enter__(self) -> VirtualCamera:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -6,7 +6,7 @@ last pixels (the convention of ``grid_sample(..., align_corners=True)``).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,10 +23,10 @@ class Keypoints(NamedTuple):
     mean: torch.Tensor
     covar: torch.Tensor
 
-    def detach(self) -> "Keypoints":
+    def detach(self) -> Keypoints:
         return Keypoints(self.mean.detach(), self.covar.detach())
 
-    def to(self, *args, **kwargs) -> "Keypoints":
+    def to(self, *args, **kwargs) -> Keypoints:
         return Keypoints(self.mean.to(*args, **kwargs), self.covar.to(*args, **kwargs))
 
 
@@ -120,7 +120,7 @@ def keypoints_to_gaussians(kp: Keypoints, height: int, width: int) -> torch.Tens
     return torch.exp(-0.5 * mahalanobis)
 
 
-def normalise_heatmap(gaussians: torch.Tensor, norm: Union[float, str]) -> torch.Tensor:
+def normalise_heatmap(gaussians: torch.Tensor, norm: float | str) -> torch.Tensor:
     """Divide (B, K, H, W) Gaussians by a constant, or by their spatial sum when norm == 'sum'."""
     if norm == "sum":
         return gaussians / gaussians.sum(dim=(2, 3), keepdim=True)
@@ -128,7 +128,7 @@ def normalise_heatmap(gaussians: torch.Tensor, norm: Union[float, str]) -> torch
 
 
 def heatmap_difference(
-    kp_driving: Keypoints, kp_source: Keypoints, height: int, width: int, norm: Union[float, str]
+    kp_driving: Keypoints, kp_source: Keypoints, height: int, width: int, norm: float | str
 ) -> torch.Tensor:
     """Normalised Gaussian encoding of driving minus that of source: (B, K, H, W)."""
     driving = normalise_heatmap(keypoints_to_gaussians(kp_driving, height, width), norm)
