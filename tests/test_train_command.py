@@ -84,3 +84,32 @@ def test_torchrun_with_two_cpu_processes(dataset, tmp_path):
     assert info.metadata["training"]["processes"] == 2 and info.metadata["training"]["steps"] == 4
     rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]  # written once, by the main process
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(dataset, tmp_path):
+    import signal
+    import time
+
+    import torch
+
+    root, config = dataset
+    out = tmp_path / "run"
+    args = ["--config", str(config), "--data", str(root), "--out", str(out), "--device", "cpu", "--no-progress",
+            "--cache-dir", str(tmp_path / "cache"), "--steps", "100000"]
+    process = subprocess.Popen([sys.executable, "-m", "monkeycam", "train", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    history = out / "history.jsonl"
+    deadline = time.monotonic() + 300
+    while not (history.exists() and len(history.read_text().splitlines()) >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted at step" in stdout
+    step = torch.load(out / "state.pt", weights_only=True)["step"]
+    assert step >= 3
+    _, info = load_checkpoint(out / "model.safetensors")
+    assert info.metadata["training"]["steps"] == step
+    resumed = train(*args[:-2], "--steps", str(step + 2), "--resume")
+    assert resumed.returncode == 0 and f"done at step {step + 2}" in resumed.stdout, resumed.stderr
