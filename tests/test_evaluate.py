@@ -16,7 +16,8 @@ from monkeycam.io import read_image, read_video
 from monkeycam.model import build_model, preset
 from monkeycam.paths import assets_dir
 from tests.media_files import moving_shapes, write_frame_folder, write_strip, write_video
-from training.evaluate import draw_keypoints, evaluate_checkpoint, format_table
+from training.evaluate import evaluate_checkpoint, format_table
+from training.visualise import draw_keypoints
 
 SIZE = 64  # the face64 preset
 

@@ -20,7 +20,7 @@ pytest.importorskip("pytestqt")
 from monkeycam.engine.api import AnimatedFrame, EngineSettings, KeypointOverlay, LiveFrame, PipelineStats
 from monkeycam.gui.bridge import PipelineBridge
 from monkeycam.gui.compat import EXTRA_REFERENCES, binding_has_refcount_bug, protect_singletons
-from monkeycam.gui.images import covariance_ellipses, qimage_from_rgb, rgb_from_qimage
+from monkeycam.gui.images import qimage_from_rgb, rgb_from_qimage
 from monkeycam.gui.session import CameraChoice, camera_choice
 from monkeycam.gui.settings import AppState, SettingsStore, settings_path
 from monkeycam.gui.vcam import LINUX_COMMAND, virtual_camera_help, with_help
@@ -81,7 +81,7 @@ def test_covariance_ellipses_follow_the_eigenvectors():
     rotation = np.array([[math.cos(0.5), -math.sin(0.5)], [math.sin(0.5), math.cos(0.5)]])
     covariance = rotation @ np.diag([16.0, 4.0]) @ rotation.T
     overlay = KeypointOverlay(np.array([[10.0, 20.0]]), covariance[None])
-    (shape,) = covariance_ellipses(overlay, sigmas=2.0)
+    (shape,) = overlay.ellipses(sigmas=2.0)
     assert (shape.x, shape.y) == (10.0, 20.0)
     assert shape.radius_major == pytest.approx(8.0)
     assert shape.radius_minor == pytest.approx(4.0)

@@ -37,15 +37,12 @@ from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
 
 from .data import VideoClip, load_videos
+from .visualise import draw_keypoints, to_uint8
 
 log = logging.getLogger(__name__)
 
 LANDMARK_SIZE = 256
 METRICS = ("l1", "akd", "mkr")
-KEYPOINT_COLOURS = [
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-]
 
 
 # --------------------------------------------------------------------------- metric accumulation
@@ -184,11 +181,6 @@ def reconstruct(
     return Reconstructed(np.concatenate(outputs), np.concatenate(keypoints))
 
 
-def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """Float frames in [0, 1] -> uint8 (rounded)."""
-    return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
-
-
 # --------------------------------------------------------------------------- one video
 
 
@@ -229,17 +221,6 @@ def looks_like_faces(clips: list[VideoClip], landmarks: LandmarkFinder) -> bool:
 
 
 # --------------------------------------------------------------------------- side-by-side videos
-
-
-def draw_keypoints(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """A copy of an (H, W, 3) uint8 frame with (K, 2) keypoints in [-1, 1] drawn as dots."""
-    out = frame.copy()
-    height, width = frame.shape[:2]
-    radius = max(2, round(width / 64))
-    for index, (x, y) in enumerate(keypoints):
-        centre = (round((x + 1) / 2 * (width - 1)), round((y + 1) / 2 * (height - 1)))
-        cv2.circle(out, centre, radius, KEYPOINT_COLOURS[index % len(KEYPOINT_COLOURS)], -1, cv2.LINE_AA)
-    return out
 
 
 def side_by_side(real: np.ndarray, generated: np.ndarray, keypoints: np.ndarray, panel: int) -> Iterator[np.ndarray]:

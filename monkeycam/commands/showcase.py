@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         for index, frame in enumerate(driving):
             result = engine.process(frame, timestamp=index / 25.0)
             if index in indices:
-                cells.append(result.image if args.no_keypoints else _draw(result.image, result.keypoints, args.ellipses))
+                cells.append(_with_keypoints(result, args))
                 box = result.driving_box
                 crop = crop_square(frame, CropBox(*box), args.cell) if box else _fit(frame, args.cell)
                 crops.append(crop)
@@ -78,23 +78,10 @@ def _fit(image, size: int):
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def _draw(image, overlay, ellipses: bool):
-    """Keypoints as dots in distinct colours, optionally with their 1-sigma covariance ellipses."""
-    import cv2
-    import numpy as np
+def _with_keypoints(result, args: argparse.Namespace):
+    """The animated frame, with its keypoints drawn unless --no-keypoints."""
+    from ..engine.compose import draw_keypoints
 
-    out = np.ascontiguousarray(image.copy())
-    if overlay is None:
-        return out
-    for k, (mean, covariance) in enumerate(zip(overlay.means, overlay.covariances)):
-        hue = int(180 * k / max(1, len(overlay.means)))
-        colour = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2RGB)[0, 0].tolist()
-        values, vectors = np.linalg.eigh(covariance)
-        axes = tuple(max(1, int(round(float(np.sqrt(max(v, 0.0)))))) for v in values[::-1])
-        angle = float(np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1])))
-        centre = (int(round(mean[0])), int(round(mean[1])))
-        if ellipses:
-            cv2.ellipse(out, centre, axes, angle, 0, 360, colour, 1, cv2.LINE_AA)
-        cv2.circle(out, centre, 3, (0, 0, 0), -1, cv2.LINE_AA)
-        cv2.circle(out, centre, 2, colour, -1, cv2.LINE_AA)
-    return out
+    if args.no_keypoints or result.keypoints is None:
+        return result.image
+    return draw_keypoints(result.image, result.keypoints, ellipses=args.ellipses)

@@ -7,6 +7,8 @@ implement :class:`AnimationEngine`.
 
 from __future__ import annotations
 
+import colorsys
+import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -74,6 +76,17 @@ class StageTimings:
 
 
 @dataclass(frozen=True)
+class KeypointEllipse:
+    """One keypoint drawn as an ellipse: centre (x, y), semi-axes, rotation in degrees (pixels)."""
+
+    x: float
+    y: float
+    radius_major: float
+    radius_minor: float
+    angle_deg: float
+
+
+@dataclass(frozen=True)
 class KeypointOverlay:
     """Keypoints for drawing, in output-image pixels.
 
@@ -82,6 +95,34 @@ class KeypointOverlay:
 
     means: np.ndarray
     covariances: np.ndarray
+
+    def ellipses(self, sigmas: float = 1.0, min_radius: float = 1.5) -> list[KeypointEllipse]:
+        """The ``sigmas``-standard-deviation ellipse of each keypoint's covariance.
+
+        The axes are the covariance's eigenvectors, the radii ``sigmas * sqrt(eigenvalue)``.
+        """
+        shapes = []
+        for mean, covariance in zip(np.asarray(self.means, float), np.asarray(self.covariances, float)):
+            values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+            values = np.clip(values, 0.0, None)
+            major = vectors[:, 1]
+            shapes.append(
+                KeypointEllipse(
+                    x=float(mean[0]),
+                    y=float(mean[1]),
+                    radius_major=max(min_radius, sigmas * math.sqrt(values[1])),
+                    radius_minor=max(min_radius, sigmas * math.sqrt(values[0])),
+                    angle_deg=math.degrees(math.atan2(major[1], major[0])),
+                )
+            )
+        return shapes
+
+
+def keypoint_rgb(index: int, count: int) -> tuple[int, int, int]:
+    """A distinct, bright colour (RGB 0..255) for keypoint ``index`` of ``count``; the GUI and
+    every drawn image use the same colours."""
+    red, green, blue = colorsys.hsv_to_rgb((index / max(1, count)) % 1.0, 0.85, 1.0)
+    return round(red * 255), round(green * 255), round(blue * 255)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..face.crop import CropBox
-from .api import KeypointOverlay
+from .api import KeypointOverlay, keypoint_rgb
 
 FEATHER = 0.12  # width of the soft edge of the paste-back mask, as a fraction of the crop side
 
@@ -81,6 +81,23 @@ class PasteBack:
         out = self.portrait.copy()
         out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], self._weights, self._inverse)
         return out
+
+
+def draw_keypoints(image: np.ndarray, overlay: KeypointOverlay, ellipses: bool = True) -> np.ndarray:
+    """A copy of an (H, W, 3) uint8 image with the overlay's keypoints drawn as outlined dots,
+    and with ``ellipses`` their 1-sigma covariance ellipses, in the GUI's colours."""
+    out = np.ascontiguousarray(image.copy())
+    radius = max(2, round(min(out.shape[:2]) / 64))
+    shapes = overlay.ellipses()
+    for index, shape in enumerate(shapes):
+        colour = keypoint_rgb(index, len(shapes))
+        centre = (round(shape.x), round(shape.y))
+        if ellipses:
+            axes = (round(shape.radius_major), round(shape.radius_minor))
+            cv2.ellipse(out, centre, axes, shape.angle_deg, 0, 360, colour, 1, cv2.LINE_AA)
+        cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)
+        cv2.circle(out, centre, radius, colour, -1, cv2.LINE_AA)
+    return out
 
 
 def keypoint_overlay(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from ..engine.api import KeypointOverlay
+from ..engine.api import keypoint_rgb
 
 
 def qimage_from_rgb(frame: np.ndarray) -> QImage:
@@ -28,40 +26,6 @@ def rgb_from_qimage(image: QImage) -> np.ndarray:
     return buffer.reshape(height, stride)[:, : 3 * width].reshape(height, width, 3).copy()
 
 
-@dataclass(frozen=True)
-class EllipseShape:
-    """One keypoint drawn as an ellipse: centre (x, y), semi-axes, rotation in degrees."""
-
-    x: float
-    y: float
-    radius_major: float
-    radius_minor: float
-    angle_deg: float
-
-
-def covariance_ellipses(overlay: KeypointOverlay, sigmas: float = 1.0, min_radius: float = 1.5) -> list[EllipseShape]:
-    """The ``sigmas``-standard-deviation ellipse of each keypoint's covariance (pixels).
-
-    The axes are the covariance's eigenvectors, the radii ``sigmas * sqrt(eigenvalue)``.
-    """
-    shapes = []
-    for mean, covariance in zip(np.asarray(overlay.means, float), np.asarray(overlay.covariances, float)):
-        symmetric = (covariance + covariance.T) / 2
-        values, vectors = np.linalg.eigh(symmetric)
-        values = np.clip(values, 0.0, None)
-        major = vectors[:, 1]
-        shapes.append(
-            EllipseShape(
-                x=float(mean[0]),
-                y=float(mean[1]),
-                radius_major=max(min_radius, sigmas * math.sqrt(values[1])),
-                radius_minor=max(min_radius, sigmas * math.sqrt(values[0])),
-                angle_deg=math.degrees(math.atan2(major[1], major[0])),
-            )
-        )
-    return shapes
-
-
 def keypoint_colour(index: int, count: int) -> QColor:
-    """A distinct, bright colour for keypoint ``index`` of ``count``."""
-    return QColor.fromHsvF((index / max(1, count)) % 1.0, 0.85, 1.0)
+    """A distinct, bright colour for keypoint ``index`` of ``count`` (as in drawn images)."""
+    return QColor(*keypoint_rgb(index, count))

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from ..engine.api import KeypointOverlay
-from .images import covariance_ellipses, keypoint_colour
+from .images import keypoint_colour
 
 Box = tuple[float, float, float]  # x, y, size in image pixels
 ELLIPSE_ALPHA = 190  # covariance outlines are slightly see-through; the means are solid
@@ -104,7 +104,7 @@ class FrameView(QWidget):
         painter.drawRect(QRectF(target.x() + x * scale, target.y() + y * scale, size * scale, size * scale))
 
     def _paint_keypoints(self, painter: QPainter, target: QRectF, scale: float) -> None:
-        shapes = covariance_ellipses(self._keypoints)  # type: ignore[arg-type]
+        shapes = self._keypoints.ellipses()  # type: ignore[union-attr]
         for index, shape in enumerate(shapes):
             colour = keypoint_colour(index, len(shapes))
             outline = QColor(colour)
