@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from monkeycam.face import CropBox, FaceBox, FaceDetector, crop_square
+from monkeycam.face import CropBox, FaceBox, FaceDetector, crop_square, whole_frame_box
 from monkeycam.io import MediaError, VideoWriter
 from monkeycam.io.atomic import atomic_path
 
@@ -550,9 +550,7 @@ def _prepare_generic_clip(item: Path, split: str, folder: Path, stem: str, size:
         for frame in iter_item_frames(item):
             writer.write(square_resize(frame, size))
             count += 1
-    height, width = frames[0].shape[:2]
-    side = min(height, width)
-    box = CropBox((width - side) / 2, (height - side) / 2, side)
+    box = whole_frame_box(frames[0].shape[1], frames[0].shape[0])
     remove_stale_outputs(folder, stem, [path])
     return PreparedClip(item, split, [path], [Shot(0, count, box)], count)
 

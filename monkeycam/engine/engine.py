@@ -28,14 +28,13 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, CheckpointInfo, load_checkpoint
-from ..face.crop import CropBox, crop_square, square_box_around
+from ..face.crop import CropBox, crop_square
 from ..face.tracker import (
     FaceLocator,
     FaceTracker,
     OneEuroFilter,
-    detect_scaled,
     one_euro_for_strength,
-    whole_frame_box,
+    portrait_crop_box,
 )
 from ..model import Keypoints, MonkeyNet, SourceFeatures, absolute_keypoints, relative_keypoints
 from ..paths import default_checkpoint
@@ -55,7 +54,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SOURCE_CACHE_SIZE = 8
-SOURCE_DETECT_SIDE = 512  # portraits are shrunk to this side for face detection
 DRIVING_DETECT_EVERY = 3  # face detection on every 3rd driving frame (10 Hz at 30 fps) saves ~2/3 of its cost
 
 
@@ -386,14 +384,12 @@ class Engine:
         return _Source(key, image.copy(), crop, box, face_found, warning, keypoints, features)
 
     def _locate_source_face(self, image: np.ndarray) -> tuple[CropBox, bool, str | None]:
-        height, width = image.shape[:2]
-        whole = whole_frame_box(width, height, cover=True)
+        box, face_found = portrait_crop_box(image, self._source_detector, self._settings.crop_scale)
+        if face_found:
+            return box, True, None
         if self._source_detector is None:
-            return whole, False, self.face_warning
-        face = detect_scaled(self._source_detector, image, SOURCE_DETECT_SIDE)
-        if face is None:
-            return whole, False, "no face found in the source image; animating the whole image"
-        return square_box_around(face, self._settings.crop_scale), True, None
+            return box, False, self.face_warning
+        return box, False, "no face found in the source image; animating the whole image"
 
     def _require_source(self) -> _Source:
         if self._source is None:

@@ -10,6 +10,7 @@ from .tracker import (
     TrackedFace,
     detect_scaled,
     one_euro_for_strength,
+    portrait_crop_box,
     whole_frame_box,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "crop_square",
     "detect_scaled",
     "one_euro_for_strength",
+    "portrait_crop_box",
     "square_box_around",
     "whole_frame_box",
 ]

@@ -227,6 +227,22 @@ class FaceTracker:
         return detect_scaled(self.detector, frame, self.detect_side)
 
 
+PORTRAIT_DETECT_SIDE = 512  # portraits are shrunk to this side for face detection
+
+
+def portrait_crop_box(image: np.ndarray, detector: FaceLocator | None, crop_scale: float) -> tuple[CropBox, bool]:
+    """The square a portrait is animated in, and whether a face was found.
+
+    With a face: ``crop_scale`` times its size around it (:func:`square_box_around`). Without
+    one (or without a detector): the centred square covering the whole image. The engine and
+    the GUI's preview both use this, so the preview shows exactly what is animated.
+    """
+    face = detect_scaled(detector, image, PORTRAIT_DETECT_SIDE) if detector is not None else None
+    if face is None:
+        return whole_frame_box(image.shape[1], image.shape[0], cover=True), False
+    return square_box_around(face, crop_scale), True
+
+
 def detect_scaled(detector: FaceLocator, frame: np.ndarray, max_side: int) -> FaceBox | None:
     """The largest face in ``frame``, detected on a copy shrunk to ``max_side`` pixels at most
     (detection cost grows with the frame; accuracy does not need more). Frame pixels."""

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from ..face import CropBox, FaceBox, FaceDetector, FaceUnavailable, crop_square, square_box_around
+from ..face import FaceDetector, FaceUnavailable, crop_square, portrait_crop_box
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
 from ..paths import assets_dir
 
@@ -66,40 +66,31 @@ class FaceCropper:
     def preview(self, path: str, crop_scale: float) -> PortraitPreview:
         """Read ``path`` (MediaError when it is not a readable image) and crop its face."""
         image = read_image(path)
-        face, reason = self._largest_face(image)
-        if face is None:
-            box = whole_image_box(image)
-            crop = crop_square(image, box, PREVIEW_CROP_SIZE)
-            return PortraitPreview(path, image, crop, None, f"{Path(path).name}: {reason}")
-        box = square_box_around(face, crop_scale)
+        detector = self._face_detector()
+        box, face_found = portrait_crop_box(image, detector, crop_scale)
         crop = crop_square(image, box, PREVIEW_CROP_SIZE)
-        return PortraitPreview(path, image, crop, (box.x, box.y, box.size), None)
+        if face_found:
+            return PortraitPreview(path, image, crop, (box.x, box.y, box.size), None)
+        if detector is None:
+            reason = f"face detection is unavailable ({self._unavailable}); the whole image is animated."
+        else:
+            reason = "no face found; the whole image is animated (choose a portrait with a clear, frontal face)."
+        return PortraitPreview(path, image, crop, None, f"{Path(path).name}: {reason}")
 
-    def _largest_face(self, image: np.ndarray) -> tuple[FaceBox | None, str]:
+    def _face_detector(self) -> FaceDetector | None:
+        """mediapipe's detector, loaded on first use; None when it cannot be loaded."""
         if self._unavailable is None and self._detector is None:
             try:
                 self._detector = FaceDetector()
             except FaceUnavailable as error:
                 self._unavailable = str(error)
-        if self._detector is None:
-            return None, f"face detection is unavailable ({self._unavailable}); the whole image is animated."
-        face = self._detector.largest(image)
-        if face is None:
-            return None, "no face found; the whole image is animated (choose a portrait with a clear, frontal face)."
-        return face, ""
+        return self._detector
 
     def close(self) -> None:
         """Release mediapipe."""
         if self._detector is not None:
             self._detector.close()
             self._detector = None
-
-
-def whole_image_box(image: np.ndarray) -> CropBox:
-    """The largest centred square of ``image``."""
-    height, width = image.shape[:2]
-    side = min(height, width)
-    return CropBox((width - side) / 2, (height - side) / 2, side)
 
 
 def thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QIcon:
