@@ -4,7 +4,6 @@ clear line on stderr, exit status 1, nothing half-written."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,19 +15,11 @@ import torch
 from monkeycam.checkpoint import save_checkpoint
 from monkeycam.io import VideoWriter, probe_video, write_image
 from monkeycam.model import build_model, preset
+from tests.cli import one_line_error, run_monkeycam
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monkeycam", *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
-
-
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return run_monkeycam(*args, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")

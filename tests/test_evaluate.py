@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -15,6 +13,7 @@ from monkeycam.checkpoint import load_checkpoint, save_checkpoint
 from monkeycam.io import read_image, read_video
 from monkeycam.model import build_model, preset
 from monkeycam.paths import assets_dir
+from tests.cli import run_monkeycam
 from tests.media_files import moving_shapes, write_frame_folder, write_strip, write_video
 from training.evaluate import evaluate_checkpoint, format_table
 from training.visualise import draw_keypoints
@@ -183,13 +182,10 @@ def test_keypoints_are_drawn_where_they_are():
     assert not frame.any()  # the input is not modified
 
 
-def monkeycam(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monkeycam", *args], check=False, capture_output=True, text=True, timeout=300)
-
 
 def test_the_command_prints_the_table_and_writes_json_and_videos(checkpoint, dataset, tmp_path):
     data, frames = dataset
-    result = monkeycam("evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--json",
+    result = run_monkeycam("evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--json",
                        str(tmp_path / "eval.json"), "--save-video", str(tmp_path / "videos"), "--no-faces", "--quiet")
     assert result.returncode == 0, result.stderr
     assert "no motion" in result.stdout and "all videos" in result.stdout and "not computed" in result.stdout
@@ -212,6 +208,6 @@ def test_the_command_reports_bad_input_in_one_line(checkpoint, tmp_path):
     if not torch.cuda.is_available():
         cases.append((["--checkpoint", str(checkpoint), "--data", str(tmp_path), "--device", "cuda"], "CUDA"))
     for args, words in cases:
-        result = monkeycam("evaluate", *args)
+        result = run_monkeycam("evaluate", *args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and len(lines) == 1 and words in lines[0], (args, result.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from monkeycam.face import FaceBox, FaceDetector
 from monkeycam.io import probe_video, read_image, read_video
 from monkeycam.paths import assets_dir
+from tests.cli import one_line_error, run_monkeycam
 from tests.conftest import FACES, require_shared
 from tests.media_files import mean_abs_difference, moving_shapes, write_frame_folder, write_junk, write_video
 from training.data import DatasetError, square_resize
@@ -245,30 +245,25 @@ def test_flat_input_gives_flat_output(tmp_path):
 # --------------------------------------------------------------------------- bad input, through the command
 
 
-def monkeycam(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monkeycam", *args], check=False, capture_output=True, text=True, timeout=300)
-
 
 def assert_one_line_error(result: subprocess.CompletedProcess, words: str) -> None:
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("monkeycam prepare: error:") and words in lines[0], result.stderr
+    assert one_line_error(result, words).startswith("monkeycam prepare: error:"), result.stderr
 
 
 @pytest.mark.parametrize("mode", ["faces", "generic"])
 def test_bad_folders_give_one_line_and_create_nothing(tmp_path, mode):
     out = tmp_path / "out"
-    assert_one_line_error(monkeycam("prepare", mode, str(tmp_path / "missing"), str(out)), "not found")
+    assert_one_line_error(run_monkeycam("prepare", mode, str(tmp_path / "missing"), str(out)), "not found")
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(monkeycam("prepare", mode, str(tmp_path / "empty"), str(out)), "no videos")
+    assert_one_line_error(run_monkeycam("prepare", mode, str(tmp_path / "empty"), str(out)), "no videos")
     assert not out.exists()
     raw = tmp_path / "raw"
     write_video(raw / "a.mp4", moving_shapes(4, 32))
     blocker = tmp_path / "blocker.txt"
     blocker.write_text("a file where a folder should be")
-    assert_one_line_error(monkeycam("prepare", mode, str(raw), str(blocker / "out")), "is a file")
-    assert_one_line_error(monkeycam("prepare", mode, str(raw), str(blocker)), "not a folder")
-    assert_one_line_error(monkeycam("prepare", mode, str(raw), str(raw / "out")), "inside it")
+    assert_one_line_error(run_monkeycam("prepare", mode, str(raw), str(blocker / "out")), "is a file")
+    assert_one_line_error(run_monkeycam("prepare", mode, str(raw), str(blocker)), "not a folder")
+    assert_one_line_error(run_monkeycam("prepare", mode, str(raw), str(raw / "out")), "inside it")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker.txt", "empty", "raw"]
     assert [p.name for p in raw.iterdir()] == ["a.mp4"]
 
@@ -276,7 +271,7 @@ def test_bad_folders_give_one_line_and_create_nothing(tmp_path, mode):
 def test_the_command_lists_skipped_clips_and_prints_a_summary(tmp_path):
     write_video(tmp_path / "raw" / "good.mp4", moving_shapes(6, 48))
     write_junk(tmp_path / "raw" / "bad.mp4")
-    result = monkeycam("prepare", "generic", str(tmp_path / "raw"), str(tmp_path / "out"), "--size", "32", "--quiet")
+    result = run_monkeycam("prepare", "generic", str(tmp_path / "raw"), str(tmp_path / "out"), "--size", "32", "--quiet")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "skipped 1:" and "bad.mp4" in lines[1] and "unreadable" in lines[1]

@@ -3,15 +3,13 @@ a real held-out talking-head clip better than the no-motion baseline."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from monkeycam.checkpoint import read_info
 from monkeycam.io import VideoWriter, probe_video, read_image, read_video
 from monkeycam.model import preset
 from monkeycam.paths import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, assets_dir, weights_dir
+from tests.cli import run_monkeycam
 from tests.conftest import FACES, require_shared
 
 
@@ -41,11 +39,9 @@ def test_animate_uses_the_shipped_model_by_default(tmp_path):
         for shift in range(0, 12, 2):
             writer.write(portrait[::2, ::2][:, shift:shift + 200].copy())
     out = tmp_path / "out.avi"
-    result = subprocess.run(
-        [sys.executable, "-m", "monkeycam", "animate", "--source", str(assets_dir() / "portrait_ada.png"),
-         "--driving", str(tmp_path / "driving.avi"), "--out", str(out), "--backend", "cpu"],
-        capture_output=True, text=True, timeout=600,
-    )
+    result = run_monkeycam("animate", "--source", str(assets_dir() / "portrait_ada.png"),
+                           "--driving", str(tmp_path / "driving.avi"), "--out", str(out), "--backend", "cpu",
+                           timeout=600)
     assert result.returncode == 0, result.stderr
     assert probe_video(out).frame_count == 6
     assert read_video(out).std() > 10

@@ -13,6 +13,7 @@ import yaml
 
 from monkeycam.checkpoint import load_checkpoint
 from monkeycam.io import VideoWriter
+from tests.cli import run_monkeycam
 from tests.media_files import moving_shapes
 from tests.test_training import TINY
 
@@ -34,10 +35,8 @@ def dataset(tmp_path_factory):
     return root, config
 
 
-def train(*args: str, env_extra: dict | None = None, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    command = (launcher or [sys.executable, "-m"]) + ["monkeycam", "train", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+def train(*args: str, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    return run_monkeycam("train", *args, env={"OMP_NUM_THREADS": "1"}, timeout=600, launcher=launcher)
 
 
 def test_train_resume_and_export(dataset, tmp_path):
