@@ -177,3 +177,10 @@ def test_init_from_starts_with_the_checkpoint_weights(clips, tmp_path):
     with pytest.raises(CheckpointError, match="expected"):
         Trainer(experiment(1, model=TINY.replace(num_kp=7)), clips, tmp_path / "third", progress=False,
                 init_from=checkpoint)
+    partial = Trainer(experiment(1, model=TINY.replace(num_kp=7)), clips, tmp_path / "fourth", progress=False,
+                      init_from=checkpoint, init_partial=True)
+    mine, theirs = partial.model.kp_detector.state_dict(), first.model.kp_detector.state_dict()
+    same_shape = [k for k in mine if mine[k].shape == theirs[k].shape]
+    assert same_shape and all(torch.equal(mine[k], theirs[k]) for k in same_shape)
+    assert len(same_shape) < len(mine)  # the keypoint outputs differ in number: left fresh
+    assert partial.initialised_from["taken"].endswith("(matching names and shapes)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,9 +27,13 @@ class FrameBank:
     Args:
         clips: videos as (T, H, W, 3) uint8 RGB arrays, T >= 2, all of the same H and W.
         device: where frames are kept and batches are built.
+        points: optional landmark points per clip, (T, L, 2) float32 in [-1, 1] (NaN: unknown).
     """
 
-    def __init__(self, clips: Sequence[np.ndarray], device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, clips: Sequence[np.ndarray], device: torch.device | str = "cpu",
+        points: Sequence[np.ndarray] | None = None,
+    ) -> None:
         if not clips:
             raise ValueError("no training clips")
         shapes = {clip.shape[1:] for clip in clips}
@@ -42,6 +47,11 @@ class FrameBank:
         self.starts = torch.tensor(np.cumsum([0] + lengths[:-1]), device=device)
         self.lengths = torch.tensor(lengths, device=device)
         self.device = torch.device(device)
+        self.points = None
+        if points is not None:
+            if [len(p) for p in points] != lengths:
+                raise ValueError("landmark points must have one row per frame of every clip")
+            self.points = torch.from_numpy(np.concatenate(points)).float().to(device)
 
     @property
     def num_clips(self) -> int:
@@ -53,6 +63,12 @@ class FrameBank:
         Returns source, driving: (B, 3, H, W) float in [0, 1]; the source index is the
         earlier frame (time flip is an augmentation).
         """
+        source, driving = self.sample_indices(batch_size, generator)
+        return self.frames_at(source), self.frames_at(driving)
+
+    def sample_indices(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bank indices (B,) of one random pair of distinct frames from each of ``batch_size``
+        random clips, the earlier frame first."""
         clip = torch.randint(self.num_clips, (batch_size,), generator=generator, device="cpu").to(self.device)
         length = self.lengths[clip]
         u = torch.rand(batch_size, 2, generator=generator, device="cpu").to(self.device)
@@ -62,7 +78,17 @@ class FrameBank:
         second = second + (second >= first).long()
         lo, hi = torch.minimum(first, second), torch.maximum(first, second)
         start = self.starts[clip]
-        return self._to_float(self.frames[start + lo]), self._to_float(self.frames[start + hi])
+        return start + lo, start + hi
+
+    def frames_at(self, indices: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float frames in [0, 1] at bank indices."""
+        return self._to_float(self.frames[indices])
+
+    def points_at(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Landmark points (B, L, 2) of the frames at these bank indices, or None without points."""
+        if self.points is None:
+            return None
+        return self.points[source], self.points[driving]
 
     @staticmethod
     def _to_float(frames: torch.Tensor) -> torch.Tensor:
@@ -77,26 +103,77 @@ def augment_pairs(
     source: torch.Tensor, driving: torch.Tensor, config: AugmentConfig, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch of pairs (both (B, 3, H, W) in [0, 1]) the same way within each pair."""
+    batch = augment_pairs_with_points(source, driving, None, None, config, generator)
+    return batch.source, batch.driving
+
+
+class AugmentedPairs(NamedTuple):
+    """A batch of augmented pairs: frames (B, 3, H, W) in [0, 1]; points (B, L, 2) in [-1, 1]
+    where they are known (NaN elsewhere), or None when no points were given."""
+
+    source: torch.Tensor
+    driving: torch.Tensor
+    source_points: torch.Tensor | None
+    driving_points: torch.Tensor | None
+
+
+def augment_pairs_with_points(
+    source: torch.Tensor,
+    driving: torch.Tensor,
+    points: tuple[torch.Tensor, torch.Tensor] | None,
+    mirror: Sequence[int] | None,
+    config: AugmentConfig,
+    generator: torch.Generator,
+) -> AugmentedPairs:
+    """Augment pairs and move their landmark points with them.
+
+    Args:
+        points: (source points, driving points), each (B, L, 2) in [-1, 1], NaN where unknown.
+        mirror: for each point, the index of its mirror partner (used when a pair is flipped);
+            needed with points and horizontal flips.
+    """
     batch, device = source.shape[0], source.device
+    source_points, driving_points = points if points is not None else (None, None)
     if config.time_flip:
-        swap = (_uniform(generator, (batch,), 0, 1, device) < 0.5)[:, None, None, None]
-        source, driving = torch.where(swap, driving, source), torch.where(swap, source, driving)
+        swap = _uniform(generator, (batch,), 0, 1, device) < 0.5
+        source, driving = _swap(swap[:, None, None, None], source, driving)
+        if points is not None:
+            source_points, driving_points = _swap(swap[:, None, None], source_points, driving_points)
     if config.synthetic_pairs > 0:
-        use = (_uniform(generator, (batch,), 0, 1, device) < config.synthetic_pairs)[:, None, None, None]
+        use = _uniform(generator, (batch,), 0, 1, device) < config.synthetic_pairs
         warped = random_smooth_warp(source, config.warp_strength, generator)
-        driving = torch.where(use, warped, driving)
-    grid = _geometric_grid(batch, source.shape[-2:], config, generator, device)
-    if grid is not None:
+        driving = torch.where(use[:, None, None, None], warped, driving)
+        if points is not None:  # where the warped points lie is not tracked: unknown
+            driving_points = torch.where(use[:, None, None], torch.nan, driving_points)
+    geometry = _geometric_params(batch, config, generator, device)
+    if geometry is not None:
+        grid = _geometric_grid(geometry, source.shape[-2:], device)
         source = F.grid_sample(source, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
         driving = F.grid_sample(driving, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+        if points is not None:
+            source_points = _move_points(source_points, geometry, mirror)
+            driving_points = _move_points(driving_points, geometry, mirror)
     if config.brightness or config.contrast or config.saturation or config.hue:
         params = _jitter_params(batch, config, generator, device)
         source, driving = _colour_jitter(source, params), _colour_jitter(driving, params)
-    return source.contiguous(), driving.contiguous()
+    return AugmentedPairs(source.contiguous(), driving.contiguous(), source_points, driving_points)
 
 
-def _geometric_grid(batch: int, size, config: AugmentConfig, generator: torch.Generator, device) -> torch.Tensor | None:
-    """Sampling grid for a random square crop (scale) and horizontal flip, or None if neither."""
+def _swap(where: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.where(where, b, a), torch.where(where, a, b)
+
+
+class _Geometry(NamedTuple):
+    """A random square crop and flip per pair: input x = output x * scale * flip + cx, etc."""
+
+    scale: torch.Tensor  # (B,)
+    cx: torch.Tensor
+    cy: torch.Tensor
+    flip: torch.Tensor  # (B,) +1 or -1
+
+
+def _geometric_params(batch: int, config: AugmentConfig, generator: torch.Generator, device) -> _Geometry | None:
+    """Random square crops (scale) and horizontal flips, or None if neither is configured."""
     low, high = config.crop_scale
     if not config.horizontal_flip and low == high == 1.0:
         return None
@@ -106,7 +183,32 @@ def _geometric_grid(batch: int, size, config: AugmentConfig, generator: torch.Ge
     flip = torch.ones(batch, device=device)
     if config.horizontal_flip:
         flip = torch.where(_uniform(generator, (batch,), 0, 1, device) < 0.5, -flip, flip)
-    grid = identity_grid(batch, size[0], size[1], device)
+    return _Geometry(scale, cx, cy, flip)
+
+
+def _move_points(points: torch.Tensor, geometry: _Geometry, mirror: Sequence[int] | None) -> torch.Tensor:
+    """Where (B, L, 2) points of the input frame land in the cropped (and flipped) frame.
+
+    Points that leave the frame become NaN; a flipped pair's points trade places with their
+    mirror partners, so each index keeps naming the same part of the face.
+    """
+    scale, cx, cy, flip = (value[:, None] for value in geometry)
+    x = (points[..., 0] - cx) / (scale * flip)
+    y = (points[..., 1] - cy) / scale
+    moved = torch.stack([x, y], dim=-1)
+    moved = torch.where((moved.abs() > 1).any(dim=-1, keepdim=True), torch.nan, moved)
+    if bool((geometry.flip < 0).any()):
+        if mirror is None:
+            raise ValueError("points and horizontal flips need the points' mirror partners")
+        flipped = moved[:, list(mirror)]
+        moved = torch.where((geometry.flip < 0)[:, None, None], flipped, moved)
+    return moved
+
+
+def _geometric_grid(geometry: _Geometry, size, device) -> torch.Tensor:
+    """Sampling grid of a random square crop (scale) and horizontal flip."""
+    scale, cx, cy, flip = geometry
+    grid = identity_grid(len(scale), size[0], size[1], device)
     x = grid[..., 0] * (scale * flip)[:, None, None] + cx[:, None, None]
     y = grid[..., 1] * scale[:, None, None] + cy[:, None, None]
     return torch.stack([x, y], dim=-1)

@@ -63,6 +63,17 @@ class TrainConfig:
         frame_size: training frame side; None = the model's image_size.
         max_frames: frames decoded per video at most (None = all).
         sync_batchnorm: synchronise BatchNorm statistics across torchrun processes.
+        frame_stride: keep every Nth decoded frame of each video (less memory; pairs are
+            random anyway).
+
+    Beyond the paper (off by default):
+        pyramid_weights: L1 on an image pyramid, one weight per level (full size first, then
+            each halved). With all discriminator weights and gan_weight at 0 the
+            discriminator is not run at all (a CPU-sized recipe).
+        equivariance_weight: weight of the keypoint equivariance loss, under random affine
+            maps of strength ``equivariance_strength``.
+        landmarks, landmark_weight: mediapipe face-mesh points (indices) that guide the first
+            keypoints, and the weight of that pull (faces only; training/landmarks.py).
     """
 
     steps: int = 20000
@@ -81,6 +92,12 @@ class TrainConfig:
     frame_size: int | None = None
     max_frames: int | None = None
     sync_batchnorm: bool = False
+    frame_stride: int = 1
+    pyramid_weights: tuple[float, ...] = ()
+    equivariance_weight: float = 0.0
+    equivariance_strength: float = 0.1
+    landmarks: tuple[int, ...] = ()
+    landmark_weight: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -88,6 +105,18 @@ class TrainConfig:
             raise ValueError("train.steps and train.batch_size must be >= 1")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        if self.frame_stride < 1:
+            raise ValueError(f"train.frame_stride must be >= 1, got {self.frame_stride}")
+        if self.landmark_weight > 0 and not self.landmarks:
+            raise ValueError("train.landmark_weight > 0 needs train.landmarks (face-mesh point indices)")
+        if any(not 0 <= point < 468 for point in self.landmarks):
+            raise ValueError("train.landmarks must be face-mesh point indices in 0..467")
+
+    @property
+    def uses_discriminator(self) -> bool:
+        """False when no loss term needs the discriminator (it is then not run or trained)."""
+        weights = self.feature_matching_weights
+        return self.gan_weight != 0 or weights is None or any(weights[1:])
 
 
 def feature_matching_weights(train: TrainConfig, discriminator_blocks: int) -> tuple[float, ...]:

@@ -360,6 +360,7 @@ def load_videos(
     progress: bool = True,
     seed: int = 0,
     test_fraction: float = 0.2,
+    frame_stride: int = 1,
 ) -> VideoSet:
     """Decode (or read from the cache) every video of one split of a dataset.
 
@@ -371,6 +372,7 @@ def load_videos(
         max_frames: keep only the first ``max_frames`` frames of each video.
         progress: show a progress bar while decoding.
         seed, test_fraction: the split rule of flat folders (:func:`find_videos`).
+        frame_stride: keep every Nth frame of each video (after ``max_frames``).
 
     Returns:
         The usable clips, (T, frame_size, frame_size, 3) uint8 each, and the skipped items.
@@ -389,7 +391,7 @@ def load_videos(
             "folders of frame images, or images of frames concatenated horizontally"
         )
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    clips, skipped = _load_items(items, frame_size, cache, max_frames, progress)
+    clips, skipped = _load_items(items, frame_size, cache, max_frames, progress, frame_stride)
     if skipped:
         log.warning(_skipped_message(skipped, len(items), where))
     if not clips:
@@ -398,7 +400,7 @@ def load_videos(
 
 
 def _load_items(
-    items: list[Path], frame_size: int, cache: Path, max_frames: int | None, progress: bool
+    items: list[Path], frame_size: int, cache: Path, max_frames: int | None, progress: bool, frame_stride: int = 1
 ) -> tuple[list[VideoClip], list[tuple[Path, str]]]:
     clips: list[VideoClip] = []
     skipped: list[tuple[Path, str]] = []
@@ -414,6 +416,8 @@ def _load_items(
         except OSError as error:
             skipped.append((item, f"cannot be read ({error.strerror or error})"))
             continue
+        if frame_stride > 1 and len(frames) >= 2 * frame_stride:
+            frames = np.ascontiguousarray(frames[::frame_stride])  # the full array is freed here
         clips.append(VideoClip(name=item.name, frames=frames, source=item))
     return clips, skipped
 

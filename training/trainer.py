@@ -40,9 +40,17 @@ from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, build_model
 from monkeycam.model.generator import GeneratorOutput
 
-from .augment import FrameBank, augment_pairs
+from .augment import AugmentedPairs, FrameBank, augment_pairs_with_points
 from .config import ExperimentConfig, experiment_from_dict, feature_matching_weights
-from .losses import discriminator_loss, generator_losses
+from .landmarks import mirror_permutation
+from .losses import (
+    RandomAffine,
+    discriminator_loss,
+    equivariance_loss,
+    generator_losses,
+    landmark_loss,
+    pyramid_l1,
+)
 
 log = logging.getLogger(__name__)
 STATE_FORMAT = 1
@@ -88,10 +96,15 @@ class GeneratorFull(nn.Module):
         self.kp_detector = model.kp_detector
         self.generator = model.generator
 
-    def forward(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[Keypoints, Keypoints, GeneratorOutput]:
+    def forward(
+        self, source: torch.Tensor, driving: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[Keypoints, Keypoints, GeneratorOutput, Keypoints | None]:
+        """Keypoints of both frames, the reconstruction of ``driving``, and the keypoints of
+        ``extra`` frames (the equivariance loss's transformed frames) when given."""
         kp_source = self.kp_detector(source)
         kp_driving = self.kp_detector(driving)
-        return kp_source, kp_driving, self.generator(source, kp_source, kp_driving)
+        kp_extra = self.kp_detector(extra) if extra is not None else None
+        return kp_source, kp_driving, self.generator(source, kp_source, kp_driving), kp_extra
 
 
 @dataclass
@@ -119,6 +132,15 @@ class TrainResult:
     steps_per_second: float = 0.0
 
 
+def _load_matching(network: nn.Module, state: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """Copy the tensors of ``state`` whose name and shape match into ``network``.
+    Returns (copied, tensors in the network)."""
+    own = network.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    network.load_state_dict({**own, **matching})
+    return len(matching), len(own)
+
+
 def _step_seed(seed: int, rank: int, step: int) -> int:
     """Seed of the sampling generator at a step: resuming at any step replays exactly."""
     return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
@@ -133,6 +155,8 @@ class Trainer:
         out_dir: run folder (created); with ``resume`` its state.pt is loaded.
         device: "cpu", "cuda" or "cuda:N".
         data_description: free text stored in the checkpoint metadata (what was trained on).
+        points: landmark points per clip, (T, L, 2) in [-1, 1] (NaN: unknown), for
+            ``train.landmark_weight`` > 0 (see training/landmarks.py).
     """
 
     def __init__(
@@ -145,6 +169,8 @@ class Trainer:
         resume: bool = False,
         progress: bool = True,
         init_from: str | Path | None = None,
+        points: Sequence[np.ndarray] | None = None,
+        init_partial: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.dist = init_distributed(device)
@@ -171,8 +197,13 @@ class Trainer:
         if state is not None:
             self._load_state(state)
         elif init_from is not None:
-            self._init_from(Path(init_from))
-        self.bank = FrameBank(clips, self.device)
+            self._init_from(Path(init_from), init_partial)
+        if self.cfg.landmark_weight > 0 and points is None:
+            raise TrainingError("train.landmark_weight > 0 needs the landmark points of the training frames")
+        self.bank = FrameBank(clips, self.device, points if self.cfg.landmark_weight > 0 else None)
+        self.mirror = None
+        if self.cfg.landmark_weight > 0 and self.cfg.augment.horizontal_flip:
+            self.mirror = mirror_permutation(self.cfg.landmarks)
         self.writer = None
 
     # ------------------------------------------------------------------ setup
@@ -213,33 +244,77 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def train_step(self, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], tuple]:
         """One optimisation step of G (+ keypoint detector) and D. Returns detached losses."""
-        source, driving = self.bank.sample_pairs(self.cfg.batch_size, generator)
-        source, driving = augment_pairs(source, driving, self.cfg.augment, generator)
+        pairs = self._sample(generator)
+        source, driving = pairs.source, pairs.driving
+        affine = extra = None
+        if self.cfg.equivariance_weight > 0:
+            affine = RandomAffine.draw(len(driving), self.cfg.equivariance_strength, generator, self.device)
+            extra = affine.warp_image(driving)
         discriminator = self.model.discriminator
+        uses_d = self.cfg.uses_discriminator
 
         with self._autocast():
-            kp_source, kp_driving, generated = self.generator_full(source, driving)
+            kp_source, kp_driving, generated, kp_extra = self.generator_full(source, driving, extra)
             kp_for_d = kp_driving.detach()
-            discriminator.requires_grad_(False)
-            maps_fake = discriminator(generated.prediction, kp_for_d)
-            with torch.no_grad():
-                maps_real = discriminator(driving, kp_for_d)
-            g = generator_losses(maps_real, maps_fake, self.fm_weights, self.cfg.gan_weight)
-        self._backward_and_step(g.total, ("kp_detector", "generator"))
-        discriminator.requires_grad_(True)
+            if uses_d:
+                discriminator.requires_grad_(False)
+                maps_fake = discriminator(generated.prediction, kp_for_d)
+                with torch.no_grad():
+                    maps_real = discriminator(driving, kp_for_d)
+                g = generator_losses(maps_real, maps_fake, self.fm_weights, self.cfg.gan_weight)
+                total, reconstruction, pixel_l1, gan = g.total, g.reconstruction, g.pixel_l1, g.gan
+            else:
+                pixel = (driving.float() - generated.prediction.float()).abs().mean()
+                total = reconstruction = self.fm_weights[0] * pixel
+                pixel_l1, gan = pixel.detach(), torch.zeros((), device=self.device)
+            extras = self._extra_losses(pairs, generated, kp_source, kp_driving, kp_extra, affine)
+            for weight, value in extras.values():
+                total = total + weight * value
+        self._backward_and_step(total, ("kp_detector", "generator"))
 
-        with self._autocast():
-            score_real = self.discriminator(driving, kp_for_d)[-1]
-            score_fake = self.discriminator(generated.prediction.detach(), kp_for_d)[-1]
-            d_loss = discriminator_loss(score_real, score_fake)
-        self._backward_and_step(d_loss, ("discriminator",))
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        d_loss = torch.zeros((), device=self.device)
+        if uses_d:
+            discriminator.requires_grad_(True)
+            with self._autocast():
+                score_real = self.discriminator(driving, kp_for_d)[-1]
+                score_fake = self.discriminator(generated.prediction.detach(), kp_for_d)[-1]
+                d_loss = discriminator_loss(score_real, score_fake)
+            self._backward_and_step(d_loss, ("discriminator",))
+        for name, scheduler in self.schedulers.items():
+            if uses_d or name != "discriminator":
+                scheduler.step()
         losses = {
-            "generator": g.total.detach(), "reconstruction": g.reconstruction.detach(),
-            "pixel_l1": g.pixel_l1, "gan": g.gan.detach(), "discriminator": d_loss.detach(),
+            "generator": total.detach(), "reconstruction": reconstruction.detach(),
+            "pixel_l1": pixel_l1, "gan": gan.detach(), "discriminator": d_loss.detach(),
+            **{name: value.detach() for name, (_, value) in extras.items()},
         }
         return losses, (source, driving, kp_source, kp_driving, generated)
+
+    def _sample(self, generator: torch.Generator) -> AugmentedPairs:
+        """A batch of augmented pairs (with their landmark points when guidance is on)."""
+        first, second = self.bank.sample_indices(self.cfg.batch_size, generator)
+        return augment_pairs_with_points(
+            self.bank.frames_at(first), self.bank.frames_at(second), self.bank.points_at(first, second),
+            self.mirror, self.cfg.augment, generator,
+        )
+
+    def _extra_losses(
+        self, pairs: AugmentedPairs, generated: GeneratorOutput, kp_source: Keypoints, kp_driving: Keypoints,
+        kp_extra: Keypoints | None, affine: RandomAffine | None,
+    ) -> dict[str, tuple[float, torch.Tensor]]:
+        """The loss terms beyond the paper that are switched on: name -> (weight, value)."""
+        cfg = self.cfg
+        terms: dict[str, tuple[float, torch.Tensor]] = {}
+        if cfg.pyramid_weights:
+            terms["pyramid"] = (1.0, pyramid_l1(pairs.driving, generated.prediction, cfg.pyramid_weights))
+        if cfg.landmark_weight > 0 and pairs.source_points is not None:
+            value = landmark_loss(kp_source.mean, pairs.source_points) + landmark_loss(
+                kp_driving.mean, pairs.driving_points
+            )
+            terms["landmarks"] = (cfg.landmark_weight, value / 2)
+        if kp_extra is not None and affine is not None:
+            terms["equivariance"] = (cfg.equivariance_weight, equivariance_loss(kp_driving.mean, kp_extra.mean, affine))
+        return terms
 
     def _backward_and_step(self, loss: torch.Tensor, names: tuple[str, ...]) -> None:
         for name in names:
@@ -422,17 +497,33 @@ class Trainer:
             )
         return experiment  # training settings (e.g. more steps) may change on resume
 
-    def _init_from(self, path: Path) -> None:
-        """Start from the keypoint detector and generator of a checkpoint (D starts fresh)."""
+    def _init_from(self, path: Path, partial: bool) -> None:
+        """Start from the keypoint detector and generator of a checkpoint (D starts fresh).
+
+        The checkpoint must hold the same model, unless ``partial``: then one of another
+        model (e.g. other widths or another number of keypoints) gives every tensor whose
+        name and shape match, the rest keeps its fresh initialisation, and the log and the
+        metadata say how much was taken.
+        """
         from monkeycam.checkpoint import load_checkpoint
 
-        source, info = load_checkpoint(path, expect=self.experiment.model)
-        self.model.kp_detector.load_state_dict(source.kp_detector.state_dict())
-        self.model.generator.load_state_dict(source.generator.state_dict())
+        source, info = load_checkpoint(path, expect=None if partial else self.experiment.model)
+        if info.config == self.experiment.model:
+            self.model.kp_detector.load_state_dict(source.kp_detector.state_dict())
+            self.model.generator.load_state_dict(source.generator.state_dict())
+            taken = "all"
+        else:
+            counts = [
+                _load_matching(getattr(self.model, name), getattr(source, name).state_dict())
+                for name in ("kp_detector", "generator")
+            ]
+            taken = f"{sum(c[0] for c in counts)} of {sum(c[1] for c in counts)} tensors (matching names and shapes)"
         previous = info.metadata.get("training", {})
-        self.initialised_from = {"checkpoint": path.name, "steps": previous.get("steps"), "data": previous.get("data")}
+        self.initialised_from = {
+            "checkpoint": path.name, "steps": previous.get("steps"), "data": previous.get("data"), "taken": taken,
+        }
         if self.dist.is_main:
-            log.info("initialised from %s (%s steps)", path, previous.get("steps"))
+            log.info("initialised from %s (%s steps): %s", path, previous.get("steps"), taken)
 
     def _load_state(self, state: dict) -> None:
         self.model.kp_detector.load_state_dict(state["kp_detector"])

@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, help="run folder for checkpoints and logs")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     parser.add_argument("--init-from", help="start from the keypoint detector and generator of this checkpoint")
+    parser.add_argument("--init-partial", action="store_true",
+                        help="with --init-from: the checkpoint may hold another model; take every tensor whose "
+                        "name and shape match and start the rest fresh")
     parser.add_argument("--steps", type=int, help="total steps (overrides the config)")
     parser.add_argument("--batch-size", type=int, help="pairs per step per process (overrides the config)")
     parser.add_argument("--milestones", type=int, nargs="*", help="steps where the lr is multiplied by gamma")
@@ -68,6 +71,17 @@ def _device(name: str) -> str:
     return name
 
 
+def _landmark_points(experiment, clips, args):
+    """Face-mesh points of every training frame (found once, then cached) for landmark guidance."""
+    from pathlib import Path
+
+    from training.data import default_cache_dir
+    from training.landmarks import clip_landmarks
+
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    return clip_landmarks(clips, experiment.train.landmarks, cache / "landmarks", progress=not args.no_progress)
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -89,14 +103,17 @@ def run(args: argparse.Namespace) -> int:
         experiment.data, "train", frame_size,
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         max_frames=experiment.train.max_frames, progress=not args.no_progress,
+        frame_stride=experiment.train.frame_stride,
     )
-    frames = sum(len(clip.frames) for clip in videos.clips)
+    clips = [clip.frames for clip in videos.clips]
+    points = _landmark_points(experiment, clips, args) if experiment.train.landmark_weight > 0 else None
+    frames = sum(len(clip) for clip in clips)
     description = f"{experiment.data} (train split): {len(videos.clips)} clips, {frames} frames at {frame_size}px"
     log.info("training '%s' on %s, device %s", experiment.model.name, description, device)
     trainer = Trainer(
-        experiment, [clip.frames for clip in videos.clips], args.out, device=device,
+        experiment, clips, args.out, device=device,
         data_description=description, resume=args.resume, progress=not args.no_progress,
-        init_from=args.init_from,
+        init_from=args.init_from, init_partial=args.init_partial, points=points,
     )
     try:
         result = trainer.run(max_minutes=args.max_minutes)

@@ -149,8 +149,15 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "nearest") -> tor
     return F.interpolate(x, size=size, mode=mode, align_corners=False)
 
 
-def scale_image(x: torch.Tensor, scale_factor: float) -> torch.Tensor:
-    """Nearest resize of (B, C, H, W) by ``scale_factor`` (the reference's motion-net input)."""
+def scale_image(x: torch.Tensor, scale_factor: float, mode: str = "nearest") -> torch.Tensor:
+    """Resize (B, C, H, W) by ``scale_factor``: "nearest" (the reference's motion-net input)
+    or "area" (the mean of the covered pixels; an integer shrink is one average pooling)."""
     if scale_factor == 1:
         return x
+    if mode == "area" and scale_factor < 1:
+        stride = round(1 / scale_factor)
+        if abs(stride * scale_factor - 1) < 1e-6 and x.shape[-1] % stride == 0 and x.shape[-2] % stride == 0:
+            return F.avg_pool2d(x, stride)
+        size = (round(x.shape[-2] * scale_factor), round(x.shape[-1] * scale_factor))
+        return F.interpolate(x, size=size, mode="area")
     return F.interpolate(x, scale_factor=scale_factor, mode="nearest")

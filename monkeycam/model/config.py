@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 HeatmapNorm = Union[float, Literal["sum"]]
 Interpolation = Literal["nearest", "bilinear"]
+Downsample = Literal["nearest", "area"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class GeneratorConfig:
         num_refinement_blocks: pre-activation residual blocks after the decoder.
         interpolation: how the flow and heatmaps are resized to each encoder level
             ("nearest" in most published configs, "bilinear" in vox).
+        scale_factor: the encoder and decoder work at ``image_size * scale_factor``
+            (beyond the paper, which uses 1.0).
+        blend_source: beyond the paper: the decoder also predicts a blend mask, and the
+            output is ``mask * (full-resolution source warped by the upsampled flow) +
+            (1 - mask) * (decoded frame, upsampled)``. The warped portrait's own pixels keep
+            the output sharp; the decoder fills what the warp cannot show (inside of the
+            mouth, eyelids). Needs the deformation.
     """
 
     block_expansion: int = 32
@@ -76,6 +84,8 @@ class GeneratorConfig:
     num_blocks: int = 5
     num_refinement_blocks: int = 4
     interpolation: Interpolation = "nearest"
+    scale_factor: float = 1.0
+    blend_source: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,9 @@ class ModelConfig:
         num_kp: number of keypoints K.
         heatmap_norm: the Gaussian keypoint encoding is divided by this constant, or by its
             spatial sum when "sum" (bair).
+        downsample: how frames are shrunk to the working sizes of the networks: "nearest"
+            (the reference) or "area" (pixel averages, beyond the paper: small details such
+            as eyelids survive the shrinking instead of aliasing).
     """
 
     name: str = "custom"
@@ -126,6 +139,7 @@ class ModelConfig:
     num_channels: int = 3
     num_kp: int = 10
     heatmap_norm: HeatmapNorm = 100.0
+    downsample: Downsample = "nearest"
     kp_detector: KeypointDetectorConfig = field(default_factory=KeypointDetectorConfig)
     dense_motion: DenseMotionConfig = field(default_factory=DenseMotionConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -163,6 +177,11 @@ class ModelConfig:
     @property
     def kp_detector_size(self) -> int:
         return round(self.image_size * self.kp_detector.scale_factor)
+
+    @property
+    def generator_size(self) -> int:
+        """Side of the generator's encoder/decoder working size (pixels)."""
+        return round(self.image_size * self.generator.scale_factor)
 
 
 _SECTIONS: dict[str, type] = {
@@ -205,9 +224,13 @@ def _validate(config: ModelConfig) -> None:
             )
     if config.generator.interpolation not in ("nearest", "bilinear"):
         raise ValueError("generator.interpolation must be nearest or bilinear")
+    if config.downsample not in ("nearest", "area"):
+        raise ValueError(f"downsample must be nearest or area, got {config.downsample!r}")
     ablation = config.ablation
     if ablation.deformation and not (ablation.coarse_flow or ablation.residual_flow):
         raise ValueError("ablation: a deformation needs the coarse flow, the residual flow or both")
+    if config.generator.blend_source and not ablation.deformation:
+        raise ValueError("generator.blend_source needs the deformation (ablation.deformation: true)")
 
 
 # --------------------------------------------------------------------------- presets
@@ -249,6 +272,22 @@ def _face(name: str, image_size: int, width: int, generator_blocks: int, motion_
     )
 
 
+def _live(name: str, num_kp: int, width: int) -> ModelConfig:
+    """monkeycam's real-time 256-px design (beyond the paper): keypoints, dense motion and the
+    generator's encoder/decoder all work at 64 px on area-shrunk frames, and the output is the
+    full-resolution source warped by the upsampled flow, blended with the decoded frame."""
+    return ModelConfig(
+        name=name,
+        image_size=256,
+        num_kp=num_kp,
+        downsample="area",
+        kp_detector=KeypointDetectorConfig(width, width * 8, 4, scale_factor=0.25),
+        dense_motion=DenseMotionConfig(width, width * 8, 4, scale_factor=0.25),
+        generator=GeneratorConfig(width, width * 8, 4, 1, "bilinear", scale_factor=0.25, blend_source=True),
+        discriminator=DiscriminatorConfig(32, 256, 4),
+    )
+
+
 PRESETS: dict[str, ModelConfig] = {
     "nemo": _published("nemo", 64, 512, 5),
     "taichi": _published("taichi", 64, 1024, 5),
@@ -258,6 +297,7 @@ PRESETS: dict[str, ModelConfig] = {
     "face64": _face("face64", 64, 16, 4, 1.0),
     "face128": _face("face128", 128, 8, 5, 0.5),
     "face256": _face("face256", 256, 16, 6, 0.25),
+    "live256": _live("live256", 12, 16),
 }
 
 

@@ -26,13 +26,14 @@ class KPDetector(nn.Module):
         )
         self.temperature = cfg.temperature
         self.scale_factor = cfg.scale_factor
+        self.downsample = config.downsample
         self.clip_variance = cfg.clip_variance
         self.learned_covariance = config.ablation.learned_covariance
         self.fixed_variance = config.ablation.fixed_variance
 
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, K, h, w) softmax heatmaps (each sums to 1)."""
-        logits = self.predictor(scale_image(image, self.scale_factor))
+        logits = self.predictor(scale_image(image, self.scale_factor, self.downsample))
         batch, num_kp, height, width = logits.shape
         flat = F.softmax(logits.reshape(batch, num_kp, -1).float() / self.temperature, dim=2)
         return flat.reshape(batch, num_kp, height, width)
