@@ -21,7 +21,7 @@ from monkeycam.model.blocks import scale_image
 from monkeycam.model.generator import Generator
 from monkeycam.model.keypoints import Keypoints, identity_grid
 from tests.media_files import moving_shapes
-from training.augment import AugmentedPairs, augment_pairs_with_points
+from training.augment import augment_pairs_with_points
 from training.config import AugmentConfig, ExperimentConfig, TrainConfig, load_experiment
 from training.landmarks import FACE_GUIDE_POINTS, clip_landmarks, mirror_permutation, normalised_points
 from training.losses import RandomAffine, equivariance_loss, landmark_loss, pyramid_l1
