@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .errors import UserError, one_line
 from .io.atomic import atomic_path
 from .model import ModelConfig, MonkeyNet, build_model
 
@@ -25,7 +26,7 @@ FORMAT_VERSION = 1
 NETWORKS = ("kp_detector", "generator", "discriminator")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file cannot be used; the message is one line meant for the user."""
 
 
@@ -169,7 +170,7 @@ def _why_unreadable(path: Path, error: Exception) -> str:
             f"checkpoint, convert it with: monkeycam convert {path} OUT.safetensors"
         )
     if len(head) == 8 and int.from_bytes(head, "little") < 100_000_000 and head[:1] != b"{":
-        return f"{path} is truncated or corrupt ({str(error).splitlines()[0]})"
+        return f"{path} is truncated or corrupt ({one_line(error)})"
     return f"{path} is not a monkeycam checkpoint (not a safetensors file)"
 
 
@@ -193,4 +194,4 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         with safe_open(str(path), framework="pt") as handle:
             return {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{path} is truncated or corrupt ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(f"{path} is truncated or corrupt ({one_line(error)})") from None

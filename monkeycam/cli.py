@@ -1,8 +1,10 @@
 """The ``monkeycam`` command.
 
-Each subcommand lives next to the code it drives and registers itself through an
+Each subcommand is a module of :mod:`monkeycam.commands` that registers itself through an
 ``add_parser(subparsers)`` function; heavy modules are imported only when a subcommand runs.
-Every failure the user can cause ends in one clear line on stderr and a non-zero exit.
+Every failure the user can cause (a :class:`~monkeycam.errors.MonkeycamError`, or an OSError from
+a file or device) ends in one clear line on stderr and exit status 1; anything else is a bug and
+shows its traceback, with a line asking for a report, and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ import importlib
 import logging
 import pkgutil
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .errors import MonkeycamError, one_line, user_errors
 
 # Subcommands are the modules of monkeycam/commands/ that define add_parser(subparsers),
 # listed in this order first, then any other in alphabetical order.
 ORDER = ("animate", "stream", "bench", "convert", "prepare", "train", "evaluate", "info")
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed as one line without a traceback."""
+BUG_REPORT = "this is a bug in monkeycam; please report it with the traceback above"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,20 +59,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(handler(args) or 0)
+        with user_errors(OSError):  # a path, a device or the disk: the user's environment
+            return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("monkeycam: interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, OSError, RuntimeError) as error:
+    except MonkeycamError as error:
         if args.verbose:
             raise
-        print(f"monkeycam {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"monkeycam {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+    except Exception:  # noqa: BLE001  (a bug: shown with its traceback, never as a one-liner)
+        traceback.print_exc()
+        print(f"monkeycam {args.command}: {BUG_REPORT}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .checkpoint import CheckpointError, load_network_weights, save_checkpoint
+from .errors import one_line, user_errors
 from .model import (
     AblationConfig,
     DenseMotionConfig,
@@ -40,8 +41,7 @@ def load_original(path: str | os.PathLike) -> dict[str, StateDict]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or broken files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} cannot be read as a PyTorch checkpoint ({first_line[:200]})") from None
+        raise CheckpointError(f"{path} cannot be read as a PyTorch checkpoint ({one_line(error, 200)})") from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]  # the parity fixture nests them
     if not isinstance(data, dict) or not {"kp_detector", "generator"} <= set(data):
@@ -152,7 +152,8 @@ def convert_checkpoint(
     """Convert ``original`` into a monkeycam checkpoint at ``out`` (written atomically)."""
     original = Path(original)
     states = {k: to_2d_state_dict(v) for k, v in load_original(original).items()}
-    config = infer_config(states, image_size, motion_scale, name or original.stem)
+    with user_errors(ValueError, prefix=f"{original}: "):  # the model config rejects the sizes given or inferred
+        config = infer_config(states, image_size, motion_scale, name or original.stem)
     model = build_model(config, with_discriminator="discriminator" in states)
     for network_name, state in states.items():
         load_network_weights(getattr(model, network_name), state, f"{original} ({network_name})")

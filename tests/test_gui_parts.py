@@ -23,7 +23,6 @@ from monkeycam.gui.compat import EXTRA_REFERENCES, binding_has_refcount_bug, pro
 from monkeycam.gui.images import qimage_from_rgb, rgb_from_qimage
 from monkeycam.gui.session import CameraChoice, camera_choice
 from monkeycam.gui.settings import AppState, SettingsStore, settings_path
-from monkeycam.gui.vcam import LINUX_COMMAND, virtual_camera_help, with_help
 from monkeycam.gui.worker import SerialWorker
 
 # --------------------------------------------------------------------------- settings
@@ -156,14 +155,6 @@ def test_bridge_coalesces_frames_and_keeps_the_newest(qtbot):
 def test_camera_choices_accept_what_list_cameras_returns():
     assert camera_choice((2, "Integrated Camera (640x480)")) == CameraChoice(2, "Integrated Camera (640x480)")
     assert camera_choice(1) == CameraChoice(1, "Camera 1")
-
-
-def test_virtual_camera_help_names_the_fix_for_each_platform():
-    assert LINUX_COMMAND in virtual_camera_help("linux")
-    assert "OBS" in virtual_camera_help("win32") and "OBS" in virtual_camera_help("darwin")
-    assert with_help("no device found.", "linux").endswith(LINUX_COMMAND)
-    already = "no device; run sudo modprobe v4l2loopback"
-    assert with_help(already, "linux") == already
 
 
 def test_refcount_guard_applies_only_to_affected_versions():

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monkeycam.engine.api import VirtualCameraStatus
 from monkeycam.io import VirtualCamera, VirtualCameraUnavailable, fit_frame, setup_help
+from monkeycam.io.virtual_camera import LINUX_COMMAND
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam")
 
@@ -79,6 +81,16 @@ def test_a_missing_device_is_one_line_saying_how_to_get_one():
         VirtualCamera(64, 64, backend="no-such-backend")
 
 
-def test_setup_help_names_every_platform():
+def test_setup_help_names_every_platform_this_platforms_way_first():
     text = setup_help()
     assert "v4l2loopback" in text and "OBS Studio" in text and "Windows/macOS" in text
+    assert setup_help("linux").startswith(f"Linux: {LINUX_COMMAND}")
+    assert setup_help("win32").startswith("Windows/macOS") and setup_help("darwin").startswith("Windows/macOS")
+
+
+def test_the_status_is_a_value_that_describes_itself():
+    on = VirtualCameraStatus("on", "/dev/video10", 256, 256)
+    assert on.on and on.describe() == "virtual camera on: /dev/video10 (256x256)"
+    missing = VirtualCameraStatus("unavailable", reason="no device")
+    assert not missing.on and missing.describe() == "virtual camera unavailable: no device"
+    assert VirtualCameraStatus("off").describe() == "virtual camera off"

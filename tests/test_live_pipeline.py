@@ -18,6 +18,7 @@ import torch
 
 from monkeycam.checkpoint import save_checkpoint
 from monkeycam.engine import DrivingSpec, EngineError, EngineSettings, FakeEngine, LatestSlot, LivePipeline
+from monkeycam.engine.api import VirtualCameraStatus
 from monkeycam.engine.sources import CameraSource, DrivingItem
 from monkeycam.io import MediaError, VideoWriter, probe_video
 from monkeycam.model import build_model, preset
@@ -295,7 +296,7 @@ def test_scripted_motion_from_a_real_engine_reaches_a_registered_virtual_camera(
     sink = Collector()
     pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=60.0), source_image=SOURCE, engine=engine,
                             vcam_backend="monkeycam-test", **sink.callbacks())
-    assert pipeline.set_virtual_camera(True) == "virtual camera on: test-vcam (96x96)"
+    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 96, 96)
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 6)
     pipeline.stop()
@@ -313,7 +314,7 @@ def test_paste_back_frames_open_the_virtual_camera_at_the_portrait_size(test_vca
     settings = EngineSettings(output_size=64, paste_back=True)
     pipeline = LivePipeline(settings, CountingSource(60.0), source_image=np.zeros((121, 90, 3), np.uint8),
                             engine=FakeEngine(settings), vcam_backend="monkeycam-test", **sink.callbacks())
-    assert pipeline.set_virtual_camera(True) == "virtual camera on: test-vcam (90x120)"
+    assert pipeline.set_virtual_camera(True).describe() == "virtual camera on: test-vcam (90x120)"
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 3)
     pipeline.stop()
@@ -329,7 +330,9 @@ def test_without_a_virtual_camera_device_the_message_says_how_to_get_one_and_the
                             engine=FakeEngine(), vcam_backend="v4l2loopback", **sink.callbacks())
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 2)
-    message = pipeline.set_virtual_camera(True)
+    status = pipeline.set_virtual_camera(True)
+    assert status.state == "unavailable" and not status.on
+    message = status.describe()
     assert message.startswith("virtual camera unavailable")
     assert "modprobe v4l2loopback devices=1 exclusive_caps=1" in message and "OBS Studio" in message
     assert "\n" not in message

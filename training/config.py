@@ -14,9 +14,14 @@ from typing import Any
 
 import yaml
 
+from monkeycam.errors import UserError, one_line
 from monkeycam.model import ModelConfig, preset
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(UserError, ValueError):
+    """A training config (file, section or value) is invalid; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -102,15 +107,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("train.steps and train.batch_size must be >= 1")
+            raise ConfigError("train.steps and train.batch_size must be >= 1")
         if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
+            raise ConfigError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.frame_stride < 1:
-            raise ValueError(f"train.frame_stride must be >= 1, got {self.frame_stride}")
+            raise ConfigError(f"train.frame_stride must be >= 1, got {self.frame_stride}")
         if self.landmark_weight > 0 and not self.landmarks:
-            raise ValueError("train.landmark_weight > 0 needs train.landmarks (face-mesh point indices)")
+            raise ConfigError("train.landmark_weight > 0 needs train.landmarks (face-mesh point indices)")
         if any(not 0 <= point < 468 for point in self.landmarks):
-            raise ValueError("train.landmarks must be face-mesh point indices in 0..467")
+            raise ConfigError("train.landmarks must be face-mesh point indices in 0..467")
 
     @property
     def uses_discriminator(self) -> bool:
@@ -123,7 +128,7 @@ def feature_matching_weights(train: TrainConfig, discriminator_blocks: int) -> t
     """The weights to use with a discriminator of ``discriminator_blocks`` blocks."""
     weights = train.feature_matching_weights or (10.0,) * discriminator_blocks + (1.0,)
     if len(weights) != discriminator_blocks + 1:
-        raise ValueError(
+        raise ConfigError(
             f"train.feature_matching_weights needs {discriminator_blocks + 1} entries "
             f"(pixels + {discriminator_blocks} discriminator blocks), got {len(weights)}"
         )
@@ -155,11 +160,11 @@ def _plain(value: Any) -> Any:
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping")
+        raise ConfigError(f"{where}: expected a mapping")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     kwargs = {}
     for key, value in data.items():
         if key == "augment":
@@ -174,11 +179,11 @@ def model_from_dict(data: dict[str, Any]) -> ModelConfig:
     """``{preset: NAME, overrides: {...}}`` or ``{config: {...full ModelConfig...}}``."""
     unknown = sorted(set(data) - {"preset", "overrides", "config"})
     if unknown:
-        raise ValueError(f"model: unknown key(s) {', '.join(unknown)}")
+        raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}")
     if "config" in data:
         return ModelConfig.from_dict(data["config"])
     if "preset" not in data:
-        raise ValueError("model: give either 'preset' (with optional 'overrides') or a full 'config'")
+        raise ConfigError("model: give either 'preset' (with optional 'overrides') or a full 'config'")
     base = preset(data["preset"]).to_dict()
     for key, value in (data.get("overrides") or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -194,14 +199,14 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     if not path.exists() and not path.suffix and (CONFIG_DIR / f"{path}.yaml").exists():
         path = CONFIG_DIR / f"{path}.yaml"
     if not path.is_file():
-        raise ValueError(f"training config not found: {path} (built-in: {', '.join(builtin_configs())})")
+        raise ConfigError(f"training config not found: {path} (built-in: {', '.join(builtin_configs())})")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"{path} is not valid YAML: {one_line(error)}") from None
     unknown = sorted(set(data) - {"model", "train", "data"})
     if unknown:
-        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)}")
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")
     try:
         return ExperimentConfig(
             model=model_from_dict(data.get("model") or {}),
@@ -209,7 +214,7 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
             data=data.get("data"),
         )
     except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def experiment_from_dict(data: dict[str, Any]) -> ExperimentConfig:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from monkeycam.errors import UserError
 from monkeycam.io import MediaError, iter_video, probe_video, read_image
 from monkeycam.io.atomic import atomic_path
 from monkeycam.io.media import IMAGE_SUFFIXES
@@ -47,11 +48,11 @@ MIN_FRAMES = 2
 _SHOT_SUFFIX = re.compile(r"_shot\d+$")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """The dataset cannot be used at all; the message is one line for the user."""
 
 
-class ClipError(ValueError):
+class ClipError(UserError, ValueError):
     """One item cannot be used (it is skipped); the message says why, without the path."""
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from monkeycam.errors import UserError
 from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
 
@@ -264,11 +265,11 @@ def load_model(checkpoint: str | os.PathLike | MonkeyNet, device: str) -> tuple[
 
 
 def check_device(device: str) -> str:
-    """'cpu' or 'cuda' (ValueError with one line when CUDA is asked for but absent)."""
+    """'cpu' or 'cuda' (UserError with one line when CUDA is asked for but absent)."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+        raise UserError(f"unknown device {device!r}; use cpu or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but CUDA is not available on this machine")
+        raise UserError("--device cuda was asked for, but CUDA is not available on this machine")
     return device
 
 

@@ -22,6 +22,8 @@ from tqdm import tqdm
 
 from monkeycam.io.atomic import atomic_path
 
+from .config import ConfigError
+
 CACHE_VERSION = 1
 
 # Mirror partners of face-mesh points (the point a horizontal flip of the face turns it into).
@@ -47,7 +49,7 @@ def mirror_permutation(points: Sequence[int]) -> list[int]:
     for point in points:
         partner = MIRROR_PARTNERS.get(point)
         if partner is None or partner not in index:
-            raise ValueError(
+            raise ConfigError(
                 f"face-mesh point {point}: its mirror partner is {'unknown' if partner is None else f'{partner}, not guided'}; "
                 "horizontal flips need both points of a pair (or turn horizontal_flip off)"
             )

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from monkeycam.errors import UserError
 from monkeycam.face import CropBox, FaceBox, FaceDetector, crop_square, whole_frame_box
 from monkeycam.io import MediaError, VideoWriter
 from monkeycam.io.atomic import atomic_path
@@ -59,7 +60,7 @@ SPLIT_FOLDERS = ("train", "test")
 MANIFEST = "prepare.json"
 
 
-class PrepareError(ValueError):
+class PrepareError(UserError, ValueError):
     """The output cannot be written; the message is one line for the user."""
 
 
@@ -91,9 +92,9 @@ class FaceCropSettings:
 
     def __post_init__(self) -> None:
         if self.scale < 1.0 or self.min_scale < 1.0:
-            raise ValueError(f"scale and min_scale must be >= 1 (the crop must hold the face), got {self.scale}")
+            raise PrepareError(f"scale and min_scale must be >= 1 (the crop must hold the face), got {self.scale}")
         if self.sample_fps <= 0 or self.min_shot_frames < MIN_FRAMES:
-            raise ValueError(f"sample_fps must be > 0 and min_shot_frames >= {MIN_FRAMES}")
+            raise PrepareError(f"sample_fps must be > 0 and min_shot_frames >= {MIN_FRAMES}")
 
 
 @dataclass(frozen=True)
@@ -564,7 +565,7 @@ def _take(frames: Iterator[np.ndarray], count: int) -> Iterator[np.ndarray]:
 
 def _check_size(size: int) -> None:
     if size < 16 or size % 2:
-        raise ValueError(f"--size must be an even number of pixels >= 16, got {size}")
+        raise PrepareError(f"--size must be an even number of pixels >= 16, got {size}")
 
 
 def _progress(plan: list[tuple[Path, str, Path]], progress: bool) -> Iterator[tuple[Path, str, Path, str]]:

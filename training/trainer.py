@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import nn
 
 from monkeycam.checkpoint import save_checkpoint
+from monkeycam.errors import UserError, one_line
 from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, build_model
 from monkeycam.model.generator import GeneratorOutput
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 STATE_FORMAT = 1
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on (bad state file, non-finite loss...); one line for the user."""
 
 
@@ -483,7 +484,7 @@ class Trainer:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for broken files
-            raise TrainingError(f"--resume: {path} is unreadable ({str(error).splitlines()[0][:160]})") from None
+            raise TrainingError(f"--resume: {path} is unreadable ({one_line(error, 160)})") from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise TrainingError(f"--resume: {path} is not a monkeycam training state")
         return state

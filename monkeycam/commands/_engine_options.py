@@ -9,6 +9,7 @@ import os
 import sys
 
 from ..engine.api import BACKEND_NAMES, EngineSettings
+from ..errors import UserError
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +38,11 @@ def add_animation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> EngineSettings:
-    """The EngineSettings the options describe (ValueError for out-of-range values)."""
+    """The EngineSettings the options describe (UserError for out-of-range values)."""
     if not 0.0 <= args.smoothing <= 1.0:
-        raise ValueError(f"--smoothing must be between 0 and 1, got {args.smoothing}")
+        raise UserError(f"--smoothing must be between 0 and 1, got {args.smoothing}")
     if args.size < 16:
-        raise ValueError(f"--size must be at least 16 pixels, got {args.size}")
+        raise UserError(f"--size must be at least 16 pixels, got {args.size}")
     return EngineSettings(
         checkpoint=args.checkpoint, backend=args.backend, relative=not args.absolute, adapt_scale=args.adapt_scale,
         adapt_covariance=args.adapt_covariance, smoothing=args.smoothing, paste_back=args.paste_back,

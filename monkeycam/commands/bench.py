@@ -8,6 +8,7 @@ import os
 import platform
 from pathlib import Path
 
+from ..errors import UserError
 from ._engine_options import (
     add_animation_options,
     face_detection_choice,
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_video_decoder()
     if args.frames < 1 or args.warmup < 0:
-        raise ValueError("--frames must be positive and --warmup not negative")
+        raise UserError("--frames must be positive and --warmup not negative")
     args.backend_list = args.backend or available_backends()
     args.backend = "auto"
     settings = settings_from_args(args)
@@ -77,9 +78,9 @@ def _checked_json_path(path: str | None) -> Path | None:
         return None
     json_path = Path(path)
     if not json_path.parent.is_dir():
-        raise ValueError(f"output folder does not exist: {json_path.parent}")
+        raise UserError(f"output folder does not exist: {json_path.parent}")
     if not os.access(json_path.parent, os.W_OK):
-        raise ValueError(f"output folder is not writable: {json_path.parent}")
+        raise UserError(f"output folder is not writable: {json_path.parent}")
     return json_path
 
 
@@ -93,7 +94,7 @@ def _load_model(args: argparse.Namespace):
         try:
             config = preset(args.preset)
         except KeyError as error:
-            raise ValueError(str(error).strip("'\"")) from None
+            raise UserError(str(error).strip("'\"")) from None
         torch.manual_seed(0)
         return build_model(config, with_discriminator=False).eval(), f"preset {args.preset} (random weights)"
     model, info = load_model(settings_from_args(args))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import UserError
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -40,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_checkpoint, format_table
 
     if args.max_frames is not None and args.max_frames < 2:
-        raise ValueError(f"--max-frames must be at least 2, got {args.max_frames}")
+        raise UserError(f"--max-frames must be at least 2, got {args.max_frames}")
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     report = evaluate_checkpoint(
         args.checkpoint, args.data, json_path=args.json, save_video=args.save_video, max_frames=args.max_frames,
         device=args.device, faces=args.faces, batch_size=args.batch_size, split=args.split,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import UserError
 from ._engine_options import add_model_options, face_detection_choice, quiet_video_decoder, warn
 
 
@@ -42,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
     quiet_video_decoder()
     indices = sorted({int(i) for i in args.frames.split(",") if i.strip()})
     if not indices or indices[0] < 0:
-        raise ValueError(f"--frames must list frame indices >= 0, got {args.frames!r}")
+        raise UserError(f"--frames must list frame indices >= 0, got {args.frames!r}")
     portraits = [read_image(path) for path in args.portraits]
     driving = [frame for i, frame in enumerate(iter_video(args.driving, indices[-1] + 1))]
     if len(driving) <= indices[-1]:
-        raise ValueError(f"{args.driving} has only {len(driving)} frames; --frames asks for frame {indices[-1]}")
+        raise UserError(f"{args.driving} has only {len(driving)} frames; --frames asks for frame {indices[-1]}")
     settings = EngineSettings(checkpoint=args.checkpoint, backend=args.backend, smoothing=0.0, output_size=args.cell,
                               threads=args.threads)
     engine = create_engine(settings, face_detection=face_detection_choice(args), on_status=warn)

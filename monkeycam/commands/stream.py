@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from ..cli import UserError
+from ..errors import UserError
 from ._engine_options import (
     add_animation_options,
     add_model_options,
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_video_decoder()
     if args.frames is not None and args.frames < 1 or args.seconds is not None and args.seconds <= 0:
-        raise ValueError("--frames and --seconds must be positive")
+        raise UserError("--frames and --seconds must be positive")
     settings = settings_from_args(args)
     source = read_image(args.source)
     spec = driving_spec(args)
@@ -119,13 +119,13 @@ def run(args: argparse.Namespace) -> int:
 def _open_vcam(pipeline, args: argparse.Namespace) -> None:
     if not args.vcam:
         return
-    message = pipeline.set_virtual_camera(True)
-    if message.startswith("virtual camera on"):
-        print(message, flush=True)
+    status = pipeline.set_virtual_camera(True)
+    if status.on:
+        print(status.describe(), flush=True)
         return
     if not args.out:
-        raise UserError(message)  # nothing else to show the animation on
-    warn(message + " (continuing with the recording only)")
+        raise UserError(status.describe())  # nothing else to show the animation on
+    warn(status.describe() + " (continuing with the recording only)")
 
 
 def _describe(spec) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..errors import UserError
+
 log = logging.getLogger("monkeycam.train")
 
 
@@ -57,7 +59,7 @@ def _experiment(args):
     train = dataclasses.replace(experiment.train, **overrides)
     data = args.data or experiment.data
     if not data:
-        raise ValueError("no dataset: pass --data DIR (or set 'data:' in the config)")
+        raise UserError("no dataset: pass --data DIR (or set 'data:' in the config)")
     return dataclasses.replace(experiment, train=train, data=data)
 
 
@@ -67,7 +69,7 @@ def _device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu)")
     return name
 
 
@@ -88,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from training.data import load_videos
-    from training.trainer import Trainer
+    from training.trainer import Trainer, TrainingError
 
     experiment = _experiment(args)
     device = _device(args.device)
     if args.resume and not (Path(args.out) / "state.pt").exists():
-        raise ValueError(f"--resume: no training state at {Path(args.out) / 'state.pt'}")
+        raise UserError(f"--resume: no training state at {Path(args.out) / 'state.pt'}")
     if device == "cpu":
         torch.set_flush_denormal(True)
         if args.threads:
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if not trainer.dist.is_main:
         return 0 if result.reason != "non_finite" else 1
     if result.reason == "non_finite":
-        raise RuntimeError(f"training stopped at step {result.step}: loss became NaN/inf; last good checkpoint kept in {args.out}")
+        raise TrainingError(f"training stopped at step {result.step}: loss became NaN/inf; last good checkpoint kept in {args.out}")
     print(
         f"{result.reason} at step {result.step} ({result.steps_per_second:.2f} steps/s); "
         f"model: {result.checkpoint}; resume with --resume --out {args.out}"

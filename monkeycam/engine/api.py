@@ -14,8 +14,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import UserError
 
-class EngineError(RuntimeError):
+
+class EngineError(UserError, RuntimeError):
     """The engine cannot do what was asked (no model file, no working backend, no source...);
     the message is one line for the user."""
 
@@ -265,6 +267,33 @@ class LiveFrame:
     stats: PipelineStats
 
 
+@dataclass(frozen=True)
+class VirtualCameraStatus:
+    """The virtual camera's state, as a value rather than a sentence.
+
+    state "on": frames go to ``device`` at ``width`` x ``height``; "off": turned off;
+    "unavailable": it could not be opened, ``reason`` (one line) says why and how to get one.
+    """
+
+    state: Literal["on", "off", "unavailable"]
+    device: str = ""
+    width: int = 0
+    height: int = 0
+    reason: str = ""
+
+    @property
+    def on(self) -> bool:
+        return self.state == "on"
+
+    def describe(self) -> str:
+        """The status in one line for people (``virtual camera on: /dev/video10 (256x256)``)."""
+        if self.state == "on":
+            return f"virtual camera on: {self.device} ({self.width}x{self.height})"
+        if self.state == "unavailable":
+            return f"virtual camera unavailable: {self.reason}"
+        return "virtual camera off"
+
+
 @runtime_checkable
 class LivePipelineProtocol(Protocol):
     """Capture, inference and output threads with latest-frame-wins hand-off.
@@ -289,8 +318,8 @@ class LivePipelineProtocol(Protocol):
 
     def update_settings(self, settings: EngineSettings) -> None: ...
 
-    def set_virtual_camera(self, enabled: bool) -> str:
-        """Turn the virtual camera on or off; returns a status line (device name, or why none)."""
+    def set_virtual_camera(self, enabled: bool) -> VirtualCameraStatus:
+        """Turn the virtual camera on or off; returns its state (device, or why none)."""
         ...
 
     def start_recording(self, path: str) -> None: ...

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UserError, one_line
 from ..model import Keypoints, MonkeyNet, SourceFeatures
 from ..model.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 
@@ -45,7 +46,7 @@ BACKEND_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(UserError, RuntimeError):
     """A backend cannot be built on this machine; the message (one line) says why."""
 
 
@@ -426,8 +427,8 @@ class CudaBackend(Backend):
             return _GraphedCall(function, example)
         except BACKEND_FAILURES as error:
             self.use_graphs = False
-            self.graph_note = f"eager: CUDA graph capture failed ({_one_line(error)})"
-            log.warning("CUDA graph capture failed, running eagerly: %s", _one_line(error))
+            self.graph_note = f"eager: CUDA graph capture failed ({one_line(error, 300)})"
+            log.warning("CUDA graph capture failed, running eagerly: %s", one_line(error, 300))
             torch.cuda.synchronize()
             return None
 
@@ -501,7 +502,7 @@ class TensorRTBackend(CompiledBackend):
         try:
             importlib.import_module("torch_tensorrt")  # registers the "torch_tensorrt" compile backend
         except (ImportError, OSError) as error:
-            raise BackendUnavailable(f"torch-tensorrt cannot be loaded ({_one_line(error)})") from None
+            raise BackendUnavailable(f"torch-tensorrt cannot be loaded ({one_line(error, 300)})") from None
         super().__init__(model, compiler="torch_tensorrt")
 
     def _compiler_settings(self) -> dict:
@@ -586,8 +587,3 @@ def available_backends() -> list[str]:
         if tensorrt_installed():
             names.append("tensorrt")
     return names
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:300]

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, CheckpointInfo, load_checkpoint
+from ..errors import MonkeycamError, one_line
 from ..face.crop import CropBox, crop_square
 from ..face.tracker import (
     FaceLocator,
@@ -57,11 +58,11 @@ SOURCE_CACHE_SIZE = 8
 DRIVING_DETECT_EVERY = 3  # face detection on every 3rd driving frame (10 Hz at 30 fps) saves ~2/3 of its cost
 
 
-class _BackendFailed(Exception):
+class _BackendFailed(MonkeycamError):
     """Internal: the current backend raised while running; the engine falls back."""
 
     def __init__(self, backend: str, error: BaseException) -> None:
-        super().__init__(f"{backend} failed: {_one_line(error)}")
+        super().__init__(f"{backend} failed: {one_line(error, 300)}")
         self.backend = backend
         self.error = error
 
@@ -153,7 +154,7 @@ def _face_detectors(enabled: bool | None) -> tuple[FaceLocator | None, FaceLocat
     except FaceUnavailable as error:
         if enabled:
             raise EngineError(str(error)) from None
-        return None, None, f"face detection unavailable ({_one_line(error)}); whole frames are animated"
+        return None, None, f"face detection unavailable ({one_line(error, 300)}); whole frames are animated"
 
 
 # --------------------------------------------------------------------------- the engine
@@ -274,14 +275,14 @@ class Engine:
                     self._backend = candidate_.build(self._model)
                 return
             except BACKEND_FAILURES as error:
-                self._note(f"{candidate_.name} backend unavailable ({_one_line(error)})")
+                self._note(f"{candidate_.name} backend unavailable ({one_line(error, 300)})")
         self._backend = None
         raise EngineError("no backend works here: " + "; ".join(self._notes))
 
     def _fall_back(self, failure: _BackendFailed) -> None:
         """Replace a backend that failed while running by the next one and re-prepare sources."""
         failed = self._backend
-        self._note(f"{failure.backend} failed while running ({_one_line(failure.error)})")
+        self._note(f"{failure.backend} failed while running ({one_line(failure.error, 300)})")
         if failed is not None:
             failed.close()
         self._backend = None
@@ -573,8 +574,3 @@ def _box_tuple(box: CropBox) -> tuple[float, float, float]:
 
 def _ms(start: float, end: float) -> float:
     return (end - start) * 1000.0
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:300]

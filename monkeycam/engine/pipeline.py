@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from ..errors import one_line
 from ..io.camera import CameraError
 from ..io.media import MediaError, VideoWriter
 from ..io.virtual_camera import VirtualCamera, VirtualCameraUnavailable, fit_frame
@@ -41,6 +42,7 @@ from .api import (
     LiveFrame,
     PipelineStats,
     ScriptedAnimationEngine,
+    VirtualCameraStatus,
 )
 from .sources import DrivingItem, FrameSource, source_for
 
@@ -242,7 +244,7 @@ class LivePipeline:
         for thread in self._threads:
             thread.start()
         if self._want_vcam:
-            self._status(self.set_virtual_camera(True))
+            self._status(self.set_virtual_camera(True).describe())
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop and join the threads, close the virtual camera, finish any recording."""
@@ -292,23 +294,22 @@ class LivePipeline:
             self._status(info.warning)
 
     # ------------------------------------------------------------------ sinks
-    def set_virtual_camera(self, enabled: bool) -> str:
-        """Turn the virtual camera on or off; returns a status line (device, or why none)."""
+    def set_virtual_camera(self, enabled: bool) -> VirtualCameraStatus:
+        """Turn the virtual camera on or off; returns its state (device, or why none)."""
         self._want_vcam = enabled
         if not enabled:
             self._close_vcam()
-            return "virtual camera off"
+            return VirtualCameraStatus("off")
         with self._lock:
-            if self._vcam is not None:
-                return f"virtual camera on: {self._vcam.device} ({self._vcam.width}x{self._vcam.height})"
-            width, height = self._expected_size()
-            width, height = max(2, width - width % 2), max(2, height - height % 2)
-            try:
-                self._vcam = VirtualCamera(width, height, self._source.fps, backend=self._vcam_backend)
-            except (VirtualCameraUnavailable, ValueError) as error:
-                self._want_vcam = False
-                return f"virtual camera unavailable: {error}"
-            return f"virtual camera on: {self._vcam.device} ({width}x{height})"
+            if self._vcam is None:
+                width, height = self._expected_size()
+                width, height = max(2, width - width % 2), max(2, height - height % 2)
+                try:
+                    self._vcam = VirtualCamera(width, height, self._source.fps, backend=self._vcam_backend)
+                except (VirtualCameraUnavailable, ValueError) as error:
+                    self._want_vcam = False
+                    return VirtualCameraStatus("unavailable", reason=one_line(error))
+            return VirtualCameraStatus("on", self._vcam.device, self._vcam.width, self._vcam.height)
 
     def _expected_size(self) -> tuple[int, int]:
         """(width, height) of the output frames: the last one's, else what the settings give."""

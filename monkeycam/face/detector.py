@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
+
 log = logging.getLogger(__name__)
 
 
-class FaceUnavailable(RuntimeError):
+class FaceUnavailable(UserError, RuntimeError):
     """mediapipe (or its bundled models) cannot be loaded."""
 
 

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..engine.api import AnimationEngine, DrivingSpec, EngineSettings, LiveFrame, LivePipelineProtocol
+from ..engine.api import (
+    AnimationEngine,
+    DrivingSpec,
+    EngineSettings,
+    LiveFrame,
+    LivePipelineProtocol,
+    VirtualCameraStatus,
+)
 from .bridge import PipelineBridge
 from .worker import SerialWorker
 
@@ -121,7 +128,7 @@ class Session(QObject):
         engine_ready(EngineInfo), engine_failed(message): a model was (not) loaded.
         running_changed(bool): the pipeline started or stopped.
         frame_ready(): a new frame can be taken with :meth:`take_frame`.
-        virtual_camera_status(message): the virtual camera's state in words.
+        virtual_camera_status(VirtualCameraStatus): the virtual camera's state.
         recording_finished(message): a recording ended (where it was saved, or why not).
         error(message), status(message): from the engine or the pipeline, in words.
     """
@@ -130,7 +137,7 @@ class Session(QObject):
     engine_failed = Signal(str)
     running_changed = Signal(bool)
     frame_ready = Signal()
-    virtual_camera_status = Signal(str)
+    virtual_camera_status = Signal(object)  # VirtualCameraStatus
     recording_finished = Signal(str)
     error = Signal(str)
     status = Signal(str)
@@ -213,7 +220,7 @@ class Session(QObject):
     def set_virtual_camera(self, enabled: bool) -> None:
         """Turn the virtual camera on or off; emits :attr:`virtual_camera_status`."""
         self._worker.submit("vcam", lambda: self._virtual_camera_job(enabled), self._on_virtual_camera_result,
-                            self.virtual_camera_status.emit, supersede=True)
+                            self._on_virtual_camera_failed, supersede=True)
 
     def start_recording(self, path: str) -> None:
         """Record the animated output to ``path`` (.mp4, .avi or .webm)."""
@@ -250,7 +257,7 @@ class Session(QObject):
         return EngineInfo(self._engine.backend_name, self._engine.backend_reason)
 
     def _start_job(self, driving: DrivingSpec, source: np.ndarray, settings: EngineSettings,
-                   virtual_camera: bool) -> tuple[EngineInfo, str | None]:
+                   virtual_camera: bool) -> tuple[EngineInfo, VirtualCameraStatus | None]:
         self._stop_pipeline()
         info = self._ensure_engine(settings)
         callbacks = PipelineCallbacks(self._bridge.on_frame, self._bridge.on_error, self._bridge.on_status)
@@ -291,7 +298,7 @@ class Session(QObject):
             self._engine.update_settings(settings)
         return None
 
-    def _virtual_camera_job(self, enabled: bool) -> str | None:
+    def _virtual_camera_job(self, enabled: bool) -> VirtualCameraStatus | None:
         if self._pipeline is None:
             return None
         return self._pipeline.set_virtual_camera(enabled)
@@ -313,7 +320,7 @@ class Session(QObject):
 
     # ------------------------------------------------------------------ results (GUI thread)
 
-    def _on_started(self, result: tuple[EngineInfo, str | None]) -> None:
+    def _on_started(self, result: tuple[EngineInfo, VirtualCameraStatus | None]) -> None:
         info, vcam_status = result
         self.engine_ready.emit(info)
         if vcam_status is not None:
@@ -331,9 +338,12 @@ class Session(QObject):
         if info is not None:
             self.engine_ready.emit(info)
 
-    def _on_virtual_camera_result(self, status: str | None) -> None:
+    def _on_virtual_camera_result(self, status: VirtualCameraStatus | None) -> None:
         if status is not None:
             self.virtual_camera_status.emit(status)
+
+    def _on_virtual_camera_failed(self, message: str) -> None:
+        self.virtual_camera_status.emit(VirtualCameraStatus("unavailable", reason=message))
 
     def _on_recording_result(self, path: str | None) -> None:
         if self._recording:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.api import DrivingSpec, EngineSettings, LiveFrame
+from ..engine.api import DrivingSpec, EngineSettings, LiveFrame, VirtualCameraStatus
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ..paths import default_checkpoint
 from .compat import protect_singletons
@@ -29,7 +29,6 @@ from .images import qimage_from_rgb
 from .portraits import FaceCropper, PortraitGallery, PortraitPreview, is_image_file, is_video_file, shipped_portraits
 from .session import CameraChoice, EngineFactories, EngineInfo, Session, real_engine_factories
 from .settings import AppState, SettingsStore
-from .vcam import with_help
 from .views import FrameView, MessageBanner
 from .worker import SerialWorker
 
@@ -530,12 +529,8 @@ class MainWindow(QMainWindow):
         else:
             self.vcam_label.setText("on when the animation starts" if enabled else "off")
 
-    def _on_virtual_camera_status(self, status: str) -> None:
-        if not self.vcam_box.isChecked():
-            self.vcam_label.setText("off")
-            return
-        failed = any(word in status.lower() for word in ("no ", "not ", "cannot", "failed", "error", "unavailable"))
-        self.vcam_label.setText(with_help(status) if failed else status)
+    def _on_virtual_camera_status(self, status: VirtualCameraStatus) -> None:
+        self.vcam_label.setText(status.describe() if self.vcam_box.isChecked() else "off")
 
     def _on_record_toggled(self, checked: bool) -> None:
         if not checked:

@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from ..errors import MonkeycamError, one_line
+
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[Any], None]
@@ -29,12 +31,6 @@ class _Job:
     run: Callable[[], Any]
     on_done: ResultCallback | None
     on_error: ErrorCallback | None
-
-
-def describe_error(error: BaseException) -> str:
-    """One line for the user: the error's own message, or its type when it has none."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class SerialWorker(QObject):
@@ -126,8 +122,11 @@ class SerialWorker(QObject):
         try:
             result = job.run()
         except Exception as error:
-            message = describe_error(error)
-            log.debug("job %s failed", job.name, exc_info=True)
+            message = one_line(error)
+            if isinstance(error, MonkeycamError):
+                log.debug("job %s failed", job.name, exc_info=True)
+            else:  # a bug: keep its traceback in the log; the window still says it in a line
+                log.exception("job %s failed unexpectedly", job.name)
             if self._closing:
                 return
             self.failed.emit(job.name, message)

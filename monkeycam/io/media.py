@@ -15,13 +15,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import UserError
 from .atomic import atomic_path, commit, temporary_sibling
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif", ".m4v")
 
 
-class MediaError(ValueError):
+class MediaError(UserError, ValueError):
     """An image or video cannot be read or written; the message is one line for the user."""
 
 

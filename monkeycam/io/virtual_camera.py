@@ -12,20 +12,21 @@ import sys
 import cv2
 import numpy as np
 
-LINUX_HELP = (
-    "Linux: sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=monkeycam "
-    "(package v4l2loopback-dkms)"
-)
+from ..errors import UserError
+
+LINUX_COMMAND = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="monkeycam"'
+LINUX_HELP = f"Linux: {LINUX_COMMAND} (package v4l2loopback-dkms)"
 OBS_HELP = "Windows/macOS: install OBS Studio and start its virtual camera once"
 
 
-class VirtualCameraUnavailable(RuntimeError):
+class VirtualCameraUnavailable(UserError, RuntimeError):
     """No virtual camera can be opened; the message (one line) says how to get one."""
 
 
-def setup_help() -> str:
-    """How to get a virtual camera device, this platform's way first."""
-    if sys.platform.startswith("linux"):
+def setup_help(platform: str | None = None) -> str:
+    """How to get a virtual camera device, ``platform``'s way first (``sys.platform`` by default).
+    The one setup text: the CLI and the window both show it inside the unavailable message."""
+    if (platform or sys.platform).startswith("linux"):
         return f"{LINUX_HELP}; {OBS_HELP}"
     return f"{OBS_HELP}; {LINUX_HELP}"
 
