@@ -104,7 +104,7 @@ def test_json_holds_the_same_numbers(checkpoint, dataset, tmp_path):
     saved = json.loads((tmp_path / "out" / "eval.json").read_text())
     assert saved == json.loads(json.dumps(report))
     assert {"l1", "akd", "mkr", "baseline", "videos", "checkpoint", "image_size", "frames"} <= set(saved)
-    assert set(saved["baseline"]) == {"l1", "akd", "mkr"}
+    assert set(saved["baseline"]) == {"l1", "akd", "mkr", "aed"}
     assert saved["frames"] == 8 and all(row["frames"] == 4 for row in saved["videos"])  # --max-frames 4
 
 
@@ -145,7 +145,7 @@ def test_face_landmark_baseline_is_zero_on_identical_frames(checkpoint, tmp_path
     write_strip(tmp_path / "faces" / "test" / "still.png", np.stack([face] * 4))
     report = evaluate(checkpoint, tmp_path / "faces", tmp_path, faces=None)
     assert report["faces"] is True  # found automatically
-    assert report["baseline"] == {"l1": 0.0, "akd": 0.0, "mkr": 0.0}
+    assert report["baseline"] == {"l1": 0.0, "akd": 0.0, "mkr": 0.0, "aed": 0.0}
     assert report["mkr"] is not None  # the model's row is measured too
 
 
@@ -168,7 +168,7 @@ def test_missing_landmarks_count_only_frames_with_a_face_in_the_real_frame(check
     rows = rows_by_name(evaluate(checkpoint, tmp_path / "faces", tmp_path, faces=True))
     # source = frame 0: with the face, no real face goes missing; without it, both do
     one_blank_frame = np.abs(face.astype(np.float64) - 128).mean() / 255 / 3
-    assert rows["face_first.png"]["baseline"] == {"l1": pytest.approx(one_blank_frame), "akd": 0.0, "mkr": 0.0}
+    assert rows["face_first.png"]["baseline"] == {"l1": pytest.approx(one_blank_frame), "akd": 0.0, "mkr": 0.0, "aed": 0.0}
     assert rows["blank_first.png"]["baseline"]["mkr"] == 1.0 and rows["blank_first.png"]["baseline"]["akd"] is None
 
 

@@ -14,6 +14,10 @@ are (absolute transfer, the paper's reconstruction task). The same metrics are c
   distances are divided by the same factor.
 - **MKR** (missing-landmark rate, faces only, the paper's MKR idea): fraction of the frames with
   landmarks in the real frame that have none in the generated frame.
+- **AED** (average euclidean distance of identity embeddings, faces only, the paper's AED with
+  dlib's 128-D face descriptor, :mod:`training.identity`): mean descriptor distance between the
+  real and the generated frame, over every :data:`AED_EVERY`-th frame with landmarks in the real
+  frame. Needs the ``eval`` extra (dlib); without it AED is None and the report says why.
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
 
 from .data import VideoClip, load_videos
+from .identity import IdentityEncoder, IdentityUnavailable
 from .visualise import draw_keypoints, to_uint8
 
 log = logging.getLogger(__name__)
 
 LANDMARK_SIZE = 256
-METRICS = ("l1", "akd", "mkr")
+METRICS = ("l1", "akd", "mkr", "aed")
+AED_EVERY = 10
 
 
 # --------------------------------------------------------------------------- metric accumulation
@@ -59,17 +65,21 @@ class MetricSums:
     akd_frames: int = 0
     real_with_landmarks: int = 0
     missing_in_generated: int = 0
+    aed_sum: float = 0.0
+    aed_frames: int = 0
 
     def add(self, other: MetricSums) -> None:
         for name in vars(self):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_row(self, faces: bool) -> dict[str, float | None]:
-        """{"l1", "akd", "mkr"}; AKD and MKR are None for non-faces or without landmarks."""
+        """{"l1", "akd", "mkr", "aed"}; AKD, MKR and AED are None for non-faces or without landmarks
+        (AED also without dlib)."""
         l1 = self.abs_error / self.frames if self.frames else None
         akd = self.akd_sum / self.akd_frames if faces and self.akd_frames else None
         mkr = self.missing_in_generated / self.real_with_landmarks if faces and self.real_with_landmarks else None
-        return {"l1": l1, "akd": akd, "mkr": mkr}
+        aed = self.aed_sum / self.aed_frames if faces and self.aed_frames else None
+        return {"l1": l1, "akd": akd, "mkr": mkr, "aed": aed}
 
 
 def l1_per_frame(real: np.ndarray, generated: np.ndarray) -> np.ndarray:
@@ -197,11 +207,30 @@ class VideoResult:
                 "baseline": self.baseline.as_row(faces)}
 
 
+def aed_sums(real: list[np.ndarray], generated: list[np.ndarray]) -> MetricSums:
+    """AED counts of aligned lists of (128,) identity descriptors (real and generated frames)."""
+    sums = MetricSums(aed_frames=len(real))
+    sums.aed_sum = float(sum(np.linalg.norm(a - b) for a, b in zip(real, generated, strict=True)))
+    return sums
+
+
+def _identity_sums(
+    identity: IdentityEncoder, real: np.ndarray, generated: np.ndarray, real_points: list[np.ndarray | None],
+) -> tuple[MetricSums, MetricSums]:
+    """AED of the model and of the no-motion baseline (frame 0 shown throughout) over every
+    AED_EVERY-th frame with landmarks in the real frame. real, generated: (T, H, W, 3) uint8."""
+    picks = [index for index in range(0, len(real), AED_EVERY) if real_points[index] is not None]
+    real_descriptors = [identity.descriptor(real[index]) for index in picks]
+    generated_descriptors = [identity.descriptor(generated[index]) for index in picks]
+    source = identity.descriptor(real[0])
+    return aed_sums(real_descriptors, generated_descriptors), aed_sums(real_descriptors, [source] * len(picks))
+
+
 def evaluate_clip(
     model: MonkeyNet, clip: VideoClip, landmarks: LandmarkFinder | None, batch_size: int, device: str,
-    progress: Any = None,
+    progress: Any = None, identity: IdentityEncoder | None = None,
 ) -> tuple[VideoResult, Reconstructed]:
-    """Metrics of the model and of the no-motion baseline on one video."""
+    """Metrics of the model and of the no-motion baseline on one video (AED with ``identity``)."""
     real = clip.frames
     result = reconstruct(model, real, batch_size, device, progress)
     model_sums = MetricSums(frames=len(real), abs_error=float(l1_per_frame(real, result.generated).sum()))
@@ -212,6 +241,10 @@ def evaluate_clip(
         generated_points = [landmarks(frame) for frame in to_uint8(result.generated)]
         model_sums.add(landmark_sums(real_points, generated_points))
         baseline_sums.add(landmark_sums(real_points, [real_points[0]] * len(real)))
+        if identity is not None:
+            model_aed, baseline_aed = _identity_sums(identity, real, to_uint8(result.generated), real_points)
+            model_sums.add(model_aed)
+            baseline_sums.add(baseline_aed)
     return VideoResult(clip.name, len(real), model_sums, baseline_sums), result
 
 
@@ -285,6 +318,7 @@ def evaluate_checkpoint(
     split: str = "test",
     cache_dir: Path | None = None,
     progress: bool = True,
+    identity: bool | None = None,
 ) -> dict[str, Any]:
     """Video reconstruction on the test videos of ``data``; returns the report (see module docstring).
 
@@ -299,10 +333,12 @@ def evaluate_checkpoint(
             on the first frame of each video (None).
         batch_size: driving frames per forward pass.
         split: "test" (default), "train" or "all".
+        identity: compute AED (with faces): True requires dlib, False skips it, None computes
+            it when dlib and its weights are installed (``aed_note`` says why not otherwise).
 
     Returns:
-        {"l1", "akd", "mkr", "baseline": {...}, "videos": [...], "checkpoint", "image_size",
-        "frames", ...}; AKD and MKR are None when not computed.
+        {"l1", "akd", "mkr", "aed", "baseline": {...}, "videos": [...], "checkpoint", "image_size",
+        "frames", ...}; AKD, MKR and AED are None when not computed.
     """
     started = time.perf_counter()
     device = check_device(device)
@@ -313,17 +349,22 @@ def evaluate_checkpoint(
     videos = load_videos(data, split, size, cache_dir=cache_dir, max_frames=max_frames, progress=progress)
     was_training = model.training
     landmarks = LandmarkFinder() if faces is not False else None
+    encoder, aed_note = None, None
     try:
         model.eval()
         use_faces = looks_like_faces(videos.clips, landmarks) if faces is None else faces
         log.info(f"face landmarks (AKD, MKR): {'on' if use_faces else 'off'}")
+        if use_faces and identity is not False:
+            encoder, aed_note = _identity_encoder(required=identity is True)
         results = _evaluate_all(model, videos.clips, landmarks if use_faces else None, batch_size, device,
-                                Path(save_video) if save_video else None, progress)
+                                Path(save_video) if save_video else None, progress, encoder)
     finally:
         model.train(was_training)
-        if landmarks is not None:
-            landmarks.close()
+        for closable in (landmarks, encoder):
+            if closable is not None:
+                closable.close()
     report = build_report(results, use_faces, name, size, data, split, device)
+    report["aed_note"] = aed_note
     report["skipped"] = [{"source": str(path), "reason": reason} for path, reason in videos.skipped]
     report["seconds"] = round(time.perf_counter() - started, 1)
     if json_path:
@@ -331,16 +372,26 @@ def evaluate_checkpoint(
     return report
 
 
+def _identity_encoder(required: bool) -> tuple[IdentityEncoder | None, str | None]:
+    """(encoder, None), or (None, why AED is not computed) when dlib is missing and not required."""
+    try:
+        return IdentityEncoder(), None
+    except IdentityUnavailable as error:
+        if required:
+            raise
+        return None, f"AED not computed: {error}"
+
+
 def _evaluate_all(
     model: MonkeyNet, clips: list[VideoClip], landmarks: LandmarkFinder | None, batch_size: int, device: str,
-    save_video: Path | None, progress: bool,
+    save_video: Path | None, progress: bool, identity: IdentityEncoder | None = None,
 ) -> list[VideoResult]:
     results = []
     total = sum(len(clip) for clip in clips)
     with tqdm(total=total, desc="evaluating", unit="frame", disable=not progress) as bar:
         for clip in clips:
             bar.set_postfix_str(clip.name[-30:])
-            result, reconstruction = evaluate_clip(model, clip, landmarks, batch_size, device, bar)
+            result, reconstruction = evaluate_clip(model, clip, landmarks, batch_size, device, bar, identity)
             results.append(result)
             if save_video is not None:
                 save_side_by_side(save_video, clip.name, clip.frames, reconstruction)
@@ -388,18 +439,19 @@ def _cell(value: float | None, digits: int) -> str:
 
 def format_table(report: dict[str, Any]) -> str:
     """Per-video rows, then the model and no-motion rows over all videos (text table)."""
-    header = f"{'video':32s} {'frames':>6s} {'L1':>7s} {'AKD px':>7s} {'MKR':>6s} | {'L1':>7s} {'AKD px':>7s} {'MKR':>6s}"
-    lines = [f"{'':40s}{'model':^23s} | {'no motion (baseline)':^22s}", header, "-" * len(header)]
+    names = f"{'L1':>7s} {'AKD px':>7s} {'MKR':>6s} {'AED':>6s}"
+    header = f"{'video':32s} {'frames':>6s} {names} | {names}"
+    lines = [f"{'':40s}{'model':^30s} | {'no motion (baseline)':^29s}", header, "-" * len(header)]
     for row in report["videos"]:
         lines.append(f"{row['name'][:32]:32s} {row['frames']:6d} {_metrics(row)} | {_metrics(row['baseline'])}")
     lines.append("-" * len(header))
     lines.append(f"{'all videos':32s} {report['frames']:6d} {_metrics(report)} | {_metrics(report['baseline'])}")
     lines.append("")
-    lines.append(f"{'':12s} {'L1':>7s} {'AKD px':>7s} {'MKR':>6s}")
+    lines.append(f"{'':12s} {names}")
     lines.append(f"{'model':12s} {_metrics(report)}")
     lines.append(f"{'no motion':12s} {_metrics(report['baseline'])}")
     return "\n".join(lines)
 
 
 def _metrics(row: dict[str, Any]) -> str:
-    return f"{_cell(row['l1'], 4):>7s} {_cell(row['akd'], 2):>7s} {_cell(row['mkr'], 3):>6s}"
+    return f"{_cell(row['l1'], 4):>7s} {_cell(row['akd'], 2):>7s} {_cell(row['mkr'], 3):>6s} {_cell(row.get('aed'), 3):>6s}"

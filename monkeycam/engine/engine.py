@@ -147,10 +147,10 @@ def _face_detectors(enabled: bool | None) -> tuple[FaceLocator | None, FaceLocat
     """(source detector, driving detector, warning) for the face_detection switch."""
     if enabled is False:
         return None, None, None
-    from ..face.detector import FaceDetector, FaceUnavailable
+    from ..face.detector import FaceDetector, FaceUnavailable, PortraitDetector
 
     try:
-        return FaceDetector(full_range=True), FaceDetector(full_range=False), None
+        return PortraitDetector(), FaceDetector(full_range=False), None
     except FaceUnavailable as error:
         if enabled:
             raise EngineError(str(error)) from None

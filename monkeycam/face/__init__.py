@@ -1,7 +1,7 @@
 """Finding, cropping and tracking faces (mediapipe 0.10.14, which ships its models in the wheel)."""
 
 from .crop import CropBox, crop_square, square_box_around
-from .detector import FaceBox, FaceDetector, FaceMesh, FaceUnavailable
+from .detector import FaceBox, FaceDetector, FaceMesh, FaceUnavailable, PortraitDetector
 from .tracker import (
     CropBoxTracker,
     FaceLocator,
@@ -24,6 +24,7 @@ __all__ = [
     "FaceTracker",
     "FaceUnavailable",
     "OneEuroFilter",
+    "PortraitDetector",
     "TrackedFace",
     "crop_square",
     "detect_scaled",

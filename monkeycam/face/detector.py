@@ -6,8 +6,12 @@ mediapipe is imported lazily (it is slow to import and pulls matplotlib). Both c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +47,8 @@ class FaceBox:
 def _solutions():
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # mediapipe 0.10.14 calls a protobuf API deprecated in newer protobuf on every result
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
     try:
         import mediapipe as mp
 
@@ -51,6 +57,36 @@ def _solutions():
         raise FaceUnavailable(
             f"mediapipe face models are unavailable ({error}); install mediapipe==0.10.14"
         ) from None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a moment (debug logging, -v, keeps it)."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _started_quietly(create):
+    """Create a mediapipe solution and run it once on a blank frame, with stderr silenced:
+    mediapipe starts its graph on threads of its own that load the models and print
+    TensorFlow Lite and absl notices ("Created TensorFlow Lite XNNPACK delegate", "Feedback
+    manager requires...") straight to the process's stderr, burying the commands' one-line
+    messages. The first ``process`` call waits until the graph is up, so nothing is left to
+    print once this returns."""
+    with _native_stderr_silenced():
+        solution = create()
+        solution.process(np.zeros((64, 64, 3), np.uint8))
+    return solution
 
 
 def _check_frame(frame: np.ndarray) -> np.ndarray:
@@ -69,9 +105,10 @@ class FaceDetector:
     """
 
     def __init__(self, min_confidence: float = 0.5, full_range: bool = True) -> None:
-        self._detector = _solutions().face_detection.FaceDetection(
+        solutions = _solutions()
+        self._detector = _started_quietly(lambda: solutions.face_detection.FaceDetection(
             model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
-        )
+        ))
 
     def detect(self, frame: np.ndarray) -> list[FaceBox]:
         """All faces, largest first."""
@@ -101,6 +138,37 @@ class FaceDetector:
         self.close()
 
 
+class PortraitDetector:
+    """Faces in still portraits: mediapipe's full-range model, and when it finds nothing the
+    short-range one (the full-range model misses some large, close-up faces; the short-range
+    one misses small faces). The short-range model is loaded on first need."""
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        self._min_confidence = min_confidence
+        self._full = FaceDetector(min_confidence, full_range=True)
+        self._short: FaceDetector | None = None
+
+    def largest(self, frame: np.ndarray) -> FaceBox | None:
+        """The largest face found by the full-range model, else by the short-range one, or None."""
+        face = self._full.largest(frame)
+        if face is not None:
+            return face
+        if self._short is None:
+            self._short = FaceDetector(self._min_confidence, full_range=False)
+        return self._short.largest(frame)
+
+    def close(self) -> None:
+        self._full.close()
+        if self._short is not None:
+            self._short.close()
+
+    def __enter__(self) -> PortraitDetector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class FaceMesh:
     """468 face landmarks (pixels) of the most prominent face.
 
@@ -109,10 +177,11 @@ class FaceMesh:
     """
 
     def __init__(self, static: bool = True, min_confidence: float = 0.5) -> None:
-        self._mesh = _solutions().face_mesh.FaceMesh(
+        solutions = _solutions()
+        self._mesh = _started_quietly(lambda: solutions.face_mesh.FaceMesh(
             static_image_mode=static, max_num_faces=1, refine_landmarks=False,
             min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-        )
+        ))
 
     def landmarks(self, frame: np.ndarray) -> np.ndarray | None:
         """(468, 2) float32 (x, y) pixel coordinates, or None when no face is found."""

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from ..face import FaceDetector, FaceUnavailable, crop_square, portrait_crop_box
+from ..face import FaceUnavailable, PortraitDetector, crop_square, portrait_crop_box
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
 from ..paths import assets_dir
 
@@ -60,7 +60,7 @@ class FaceCropper:
     """
 
     def __init__(self) -> None:
-        self._detector: FaceDetector | None = None
+        self._detector: PortraitDetector | None = None
         self._unavailable: str | None = None
 
     def preview(self, path: str, crop_scale: float) -> PortraitPreview:
@@ -77,11 +77,11 @@ class FaceCropper:
             reason = "no face found; the whole image is animated (choose a portrait with a clear, frontal face)."
         return PortraitPreview(path, image, crop, None, f"{Path(path).name}: {reason}")
 
-    def _face_detector(self) -> FaceDetector | None:
+    def _face_detector(self) -> PortraitDetector | None:
         """mediapipe's detector, loaded on first use; None when it cannot be loaded."""
         if self._unavailable is None and self._detector is None:
             try:
-                self._detector = FaceDetector()
+                self._detector = PortraitDetector()
             except FaceUnavailable as error:
                 self._unavailable = str(error)
         return self._detector
