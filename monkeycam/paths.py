@@ -14,7 +14,7 @@ from pathlib import Path
 
 _CHECKOUT = Path(__file__).resolve().parents[1]
 
-# Shipped default models, by where they run best.
+# Shipped default models, by where they run best (the model team may switch them: here only).
 DEFAULT_CPU_MODEL = "face64.safetensors"
 DEFAULT_GPU_MODEL = "face256.safetensors"
 
@@ -39,11 +39,13 @@ def assets_dir() -> Path:
     return _shipped_dir("assets")
 
 
-def default_checkpoint(gpu: bool) -> Path:
-    """The shipped checkpoint used when the user names none: the 256 px model on a GPU
-    (when present), the compact CPU model otherwise."""
+def default_checkpoint(cuda: bool, backend: str = "auto") -> Path:
+    """The shipped checkpoint used when the user names none, the one place this is chosen:
+    the 256 px model when it will run on a CUDA GPU (``cuda`` available and ``backend`` not
+    "cpu") and is installed, the compact CPU model otherwise (which may be missing: callers
+    check)."""
     folder = weights_dir()
-    if gpu and (folder / DEFAULT_GPU_MODEL).exists():
+    if cuda and backend != "cpu" and (folder / DEFAULT_GPU_MODEL).exists():
         return folder / DEFAULT_GPU_MODEL
     return folder / DEFAULT_CPU_MODEL
 

@@ -80,6 +80,7 @@ def test_animate_with_paste_back_keeps_the_portrait_size(media, tmp_path):
         ("output format", ["use a .mp4, .avi or .webm"]),
         ("bad checkpoint", ["notes.png is not a monkeycam checkpoint"]),
         ("smoothing out of range", ["--smoothing must be between 0 and 1"]),
+        ("crop scale not positive", ["--crop-scale must be positive, got -1.0"]),
     ],
 )
 def test_animate_bad_input_is_one_line_and_writes_nothing(media, tmp_path, case, expected):
@@ -105,6 +106,8 @@ def test_animate_bad_input_is_one_line_and_writes_nothing(media, tmp_path, case,
         checkpoint = str(media / "notes.png")
     elif case == "smoothing out of range":
         extra = ["--smoothing", "3"]
+    elif case == "crop scale not positive":
+        extra = ["--crop-scale", "-1"]
     before = sorted(tmp_path.rglob("*"))
     result = run("animate", "--source", str(source), "--driving", str(driving), "--out", str(out),
                  "--checkpoint", checkpoint, "--no-face", *extra)

@@ -14,6 +14,7 @@ import torch
 
 from monkeycam.checkpoint import save_checkpoint
 from monkeycam.engine import EngineError, EngineSettings, HeadPose, create_engine
+from monkeycam.engine.api import SettingsError
 from monkeycam.engine.backends import (
     BackendCandidate,
     CpuBackend,
@@ -364,6 +365,20 @@ def test_bad_checkpoints_and_frames_are_clear_errors(checkpoint, tmp_path):
         engine.set_source(np.zeros((10, 10), dtype=np.uint8))
     with pytest.raises(ValueError, match="smoothing"):
         engine.update_settings(engine.settings.updated(smoothing=2.0))
+
+
+def test_settings_check_themselves_and_know_what_needs_a_reload():
+    with pytest.raises(SettingsError, match="crop_scale must be positive, got -1.0"):
+        EngineSettings(crop_scale=-1.0)
+    for bad in ({"backend": "warp"}, {"output_size": 8}, {"threads": -1}, {"smoothing": 1.5}):
+        with pytest.raises(SettingsError) as caught:
+            EngineSettings().updated(**bad)
+        assert caught.value.field == next(iter(bad)) and isinstance(caught.value, ValueError)
+    base = EngineSettings()
+    assert base.needs_reload(None)
+    assert not base.updated(smoothing=0.1, mirror=True, output_size=128, crop_scale=3.0).needs_reload(base)
+    for change in ({"checkpoint": "other.safetensors"}, {"backend": "cpu"}, {"threads": 2}):
+        assert base.updated(**change).needs_reload(base), change
 
 
 def test_importing_the_engine_package_does_not_import_torch():

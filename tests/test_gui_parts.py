@@ -31,7 +31,8 @@ from monkeycam.gui.worker import SerialWorker
 def test_settings_store_round_trips_every_field(qapp):
     state = AppState(
         engine=EngineSettings(checkpoint="/models/mine.safetensors", backend="cpu", relative=False, adapt_scale=True,
-                              smoothing=0.25, paste_back=True, output_size=128, mirror=True),
+                              adapt_covariance=True, smoothing=0.25, paste_back=True, output_size=128, mirror=True,
+                              crop_scale=1.5, threads=3),
         portrait="/pictures/me, smiling.png",
         user_portraits=("/pictures/me, smiling.png", "/pictures/b.jpg"),
         driving_kind="video",
@@ -56,6 +57,7 @@ def test_settings_store_falls_back_to_defaults_for_unreadable_values(qapp):
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[engine]\nsmoothing=lots\noutput_size=999\nbackend=warp-drive\nrelative=maybe\n"
+                    "crop_scale=-2\nthreads=-1\n"
                     "[app]\nuser_portraits=not json\ndriving_kind=telepathy\ncamera_index=x\n")
     state = SettingsStore().load()
     assert state == AppState()

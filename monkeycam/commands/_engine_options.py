@@ -8,16 +8,29 @@ import importlib.util
 import os
 import sys
 
-from ..engine.api import BACKEND_NAMES, EngineSettings
+from ..engine.api import BACKEND_NAMES, EngineSettings, SettingsError
 from ..errors import UserError
 
+# The option that sets each EngineSettings field, to name it in errors.
+FLAGS = {"output_size": "--size", "smoothing": "--smoothing", "crop_scale": "--crop-scale", "threads": "--threads",
+         "backend": "--backend", "checkpoint": "--checkpoint"}
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", metavar="FILE", default=None,
-                        help="model checkpoint (.safetensors); default: the shipped model for this device")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
-                        help="inference backend; auto picks the fastest that works here and says why")
+
+def add_model_options(parser: argparse.ArgumentParser, several_backends: bool = False) -> argparse._MutuallyExclusiveGroup:
+    """--checkpoint, --backend and --threads. ``several_backends``: --backend may be repeated
+    (default: every backend available here) instead of naming one (default auto). Returns the
+    group --checkpoint belongs to, for options that exclude it (bench's --preset)."""
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--checkpoint", metavar="FILE", default=None,
+                       help="model checkpoint (.safetensors); default: the shipped model for this device")
+    if several_backends:
+        parser.add_argument("--backend", action="append", default=None, choices=BACKEND_NAMES[1:],
+                            help="backend to measure (repeatable; default: all available)")
+    else:
+        parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
+                            help="inference backend; auto picks the fastest that works here and says why")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for the networks (0: automatic)")
+    return model
 
 
 def add_animation_options(parser: argparse.ArgumentParser) -> None:
@@ -38,16 +51,16 @@ def add_animation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> EngineSettings:
-    """The EngineSettings the options describe (UserError for out-of-range values)."""
-    if not 0.0 <= args.smoothing <= 1.0:
-        raise UserError(f"--smoothing must be between 0 and 1, got {args.smoothing}")
-    if args.size < 16:
-        raise UserError(f"--size must be at least 16 pixels, got {args.size}")
-    return EngineSettings(
-        checkpoint=args.checkpoint, backend=args.backend, relative=not args.absolute, adapt_scale=args.adapt_scale,
-        adapt_covariance=args.adapt_covariance, smoothing=args.smoothing, paste_back=args.paste_back,
-        output_size=args.size, mirror=args.mirror, crop_scale=args.crop_scale, threads=args.threads,
-    )
+    """The EngineSettings the options describe (UserError naming the option for a bad value)."""
+    try:
+        return EngineSettings(
+            checkpoint=args.checkpoint, backend=args.backend, relative=not args.absolute,
+            adapt_scale=args.adapt_scale, adapt_covariance=args.adapt_covariance, smoothing=args.smoothing,
+            paste_back=args.paste_back, output_size=args.size, mirror=args.mirror, crop_scale=args.crop_scale,
+            threads=args.threads,
+        )
+    except SettingsError as error:
+        raise UserError(f"{FLAGS.get(error.field, error.field)} {error.requirement}, got {error.value}") from None
 
 
 def face_detection_choice(args: argparse.Namespace) -> bool:

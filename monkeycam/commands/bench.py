@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import UserError
 from ._engine_options import (
     add_animation_options,
+    add_model_options,
     face_detection_choice,
     quiet_video_decoder,
     settings_from_args,
@@ -25,13 +26,9 @@ def add_parser(subparsers) -> None:
         "time), end-to-end frame time by stage with the share spent outside the networks, and the same frames "
         "with the source cache disabled. Medians after a warm-up; CUDA is synchronised around timed steps.",
     )
-    model = parser.add_mutually_exclusive_group()
-    model.add_argument("--checkpoint", metavar="FILE", default=None, help="model checkpoint (default: the shipped one)")
+    model = add_model_options(parser, several_backends=True)
     model.add_argument("--preset", default=None,
                        help="a model preset with random weights (speed does not depend on them)")
-    parser.add_argument("--backend", action="append", default=None,
-                        help="backend to measure (repeatable; cpu, cuda, compile, tensorrt; default: all available)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for the networks (0: automatic)")
     parser.add_argument("--frames", type=int, default=100, help="timed frames per measurement (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
     parser.add_argument("--source", metavar="IMG", default=None, help="source portrait (default: a synthetic image)")

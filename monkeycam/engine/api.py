@@ -26,9 +26,20 @@ BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
 BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
 
 
+class SettingsError(UserError, ValueError):
+    """An engine setting is out of range. ``field`` names it, ``requirement`` says what is
+    allowed and ``value`` is what was given, so each front end can name its own control."""
+
+    def __init__(self, field: str, requirement: str, value: object) -> None:
+        self.field, self.requirement, self.value = field, requirement, value
+        super().__init__(f"{field} {requirement}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class EngineSettings:
-    """Every user-facing engine option; CLI flags and GUI controls edit this same object.
+    """Every user-facing engine option; CLI flags and GUI controls produce this same object,
+    which checks itself when made (:class:`SettingsError`) and knows which changes need the
+    model to be loaded again (:meth:`needs_reload`).
 
     Attributes:
         checkpoint: model file; None means the shipped default for the device.
@@ -57,12 +68,34 @@ class EngineSettings:
     crop_scale: float = 2.0
     threads: int = 0
 
+    def __post_init__(self) -> None:
+        if self.backend not in BACKEND_NAMES:
+            raise SettingsError("backend", f"must be one of {', '.join(BACKEND_NAMES)}", self.backend)
+        if not 0.0 <= self.smoothing <= 1.0:
+            raise SettingsError("smoothing", "must be between 0 and 1", self.smoothing)
+        if self.output_size < 16:
+            raise SettingsError("output_size", "must be at least 16 pixels", self.output_size)
+        if not self.crop_scale > 0:
+            raise SettingsError("crop_scale", "must be positive", self.crop_scale)
+        if self.threads < 0:
+            raise SettingsError("threads", "must be 0 (automatic) or more", self.threads)
+
     def updated(self, **changes: Any) -> EngineSettings:
+        """A checked copy with ``changes`` applied (SettingsError for a bad value or name)."""
         names = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
-            raise ValueError(f"unknown engine setting(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown engine setting(s): {', '.join(unknown)}")  # a bug in the caller
         return replace(self, **changes)
+
+    def needs_reload(self, previous: EngineSettings | None) -> bool:
+        """True when going from ``previous`` (None: nothing loaded) to these settings needs the
+        model loaded and the backend built again; the other fields apply to a running engine."""
+        return previous is None or any(getattr(self, name) != getattr(previous, name) for name in RELOAD_FIELDS)
+
+
+# Settings that change what is loaded (model file) or how it runs (backend, threads).
+RELOAD_FIELDS: tuple[str, ...] = ("checkpoint", "backend", "threads")
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,11 @@ def resolve_checkpoint(settings: EngineSettings, cuda: bool) -> Path:
     """The checkpoint file to load: the user's, or the shipped default for this device."""
     if settings.checkpoint:
         return Path(settings.checkpoint).expanduser()
-    path = default_checkpoint(gpu=cuda and settings.backend != "cpu")
+    path = default_checkpoint(cuda, settings.backend)
     if not path.exists():
         raise EngineError(
-            f"the default model {path} is missing (the shipped weights are not installed); "
-            "pass a checkpoint with --checkpoint FILE"
+            f"the default model {path} is missing (the shipped weights are not installed): "
+            "choose a checkpoint file (--checkpoint FILE on the command line)"
         )
     return path
 
@@ -190,7 +190,6 @@ class Engine:
     ) -> None:
         if not candidates:
             raise EngineError("no backend to try")
-        _check_settings(settings)
         self._model = model
         self._info = info
         self._settings = settings
@@ -321,9 +320,8 @@ class Engine:
     # ------------------------------------------------------------------ settings
     def update_settings(self, settings: EngineSettings) -> None:
         """Apply new settings; model or backend changes rebuild, source crops are redone."""
-        _check_settings(settings)
         old, self._settings = self._settings, settings
-        if (settings.checkpoint, settings.backend, settings.threads) != (old.checkpoint, old.backend, old.threads):
+        if settings.needs_reload(old):
             self._reload(settings, model_changed=settings.checkpoint != old.checkpoint)
         elif settings.crop_scale != old.crop_scale:
             self._redo_source()
@@ -548,15 +546,6 @@ def posed_keypoints(kp: Keypoints, pose: HeadPose) -> Keypoints:
     new_mean = centre + offset + shift
     new_covar = pose.scale**2 * rotation @ covar @ rotation.T
     return Keypoints(new_mean.float(), new_covar.float())
-
-
-def _check_settings(settings: EngineSettings) -> None:
-    if not 0.0 <= settings.smoothing <= 1.0:
-        raise ValueError(f"smoothing must be between 0 and 1, got {settings.smoothing}")
-    if settings.output_size < 16:
-        raise ValueError(f"output_size must be at least 16 pixels, got {settings.output_size}")
-    if settings.crop_scale <= 0:
-        raise ValueError(f"crop_scale must be positive, got {settings.crop_scale}")
 
 
 def _check_image(image: np.ndarray, what: str) -> np.ndarray:

@@ -27,15 +27,17 @@ SMOOTHING_STEPS = 100
 
 
 class ControlsPanel(QWidget):
-    """Edits an :class:`EngineSettings`; every change emits the whole new settings object.
+    """Edits an :class:`EngineSettings`, the one copy the window uses while it is open (its
+    saved state takes it from here); every change emits the whole new settings object.
 
     Signals:
-        settings_changed(EngineSettings): a control changed.
+        settings_changed(new, previous): a control changed the settings (both EngineSettings;
+            ``new.needs_reload(previous)`` says whether the model must be loaded again).
         show_keypoints_changed(bool): the overlay switch changed.
         choose_checkpoint_requested(): the user wants to pick a checkpoint file.
     """
 
-    settings_changed = Signal(object)
+    settings_changed = Signal(object, object)
     show_keypoints_changed = Signal(bool)
     choose_checkpoint_requested = Signal()
 
@@ -156,9 +158,9 @@ class ControlsPanel(QWidget):
 
     def set_checkpoint(self, path: str | None) -> None:
         """Use the checkpoint file ``path`` (None: the shipped default) and emit the change."""
-        self._settings = self._settings.updated(checkpoint=path)
+        previous, self._settings = self._settings, self._settings.updated(checkpoint=path)
         self._show_checkpoint(path)
-        self.settings_changed.emit(self._settings)
+        self.settings_changed.emit(self._settings, previous)
 
     def show_backend_in_use(self, text: str, reason: str = "") -> None:
         """Say which backend runs the model; the first part of ``reason`` is shown under it,
@@ -178,7 +180,7 @@ class ControlsPanel(QWidget):
         if self._updating:
             return
         smoothing = self.smoothing_slider.value() / SMOOTHING_STEPS
-        self._settings = self._settings.updated(
+        previous, self._settings = self._settings, self._settings.updated(
             relative=self.relative_button.isChecked(),
             adapt_scale=self.adapt_scale_box.isChecked(),
             mirror=self.mirror_box.isChecked(),
@@ -188,4 +190,4 @@ class ControlsPanel(QWidget):
             backend=str(self.backend_combo.currentData()),
         )
         self._show_smoothing(smoothing)
-        self.settings_changed.emit(self._settings)
+        self.settings_changed.emit(self._settings, previous)

@@ -28,6 +28,7 @@ from ..engine.api import (
     LivePipelineProtocol,
     VirtualCameraStatus,
 )
+from ..errors import UserError
 from .bridge import PipelineBridge
 from .worker import SerialWorker
 
@@ -116,11 +117,6 @@ class EngineInfo:
     reason: str
 
 
-def _engine_key(settings: EngineSettings) -> tuple[str | None, str]:
-    """The settings that need a new engine when they change."""
-    return settings.checkpoint, settings.backend
-
-
 class Session(QObject):
     """Engine and live pipeline, operated from the GUI thread without ever blocking it.
 
@@ -153,7 +149,7 @@ class Session(QObject):
         self._bridge.status.connect(self.status)
         # Owned by the worker thread: touched only inside jobs.
         self._engine: AnimationEngine | None = None
-        self._engine_key: tuple[str | None, str] | None = None
+        self._engine_settings: EngineSettings | None = None  # what the engine was loaded with
         self._pipeline: LivePipelineProtocol | None = None
         # GUI-thread view of the state.
         self._running = False
@@ -246,12 +242,11 @@ class Session(QObject):
     # ------------------------------------------------------------------ worker-thread jobs
 
     def _ensure_engine(self, settings: EngineSettings) -> EngineInfo:
-        key = _engine_key(settings)
-        if self._engine is None or self._engine_key != key:
+        if self._engine is None or settings.needs_reload(self._engine_settings):
             self._stop_pipeline()
             self._close_engine()
             self._engine = self._factories.create_engine(settings, self._bridge.on_status)
-            self._engine_key = key
+            self._engine_settings = settings
         else:
             self._engine.update_settings(settings)
         return EngineInfo(self._engine.backend_name, self._engine.backend_reason)
@@ -288,9 +283,9 @@ class Session(QObject):
         return action(self._pipeline)
 
     def _update_settings_job(self, settings: EngineSettings) -> EngineInfo | None:
-        if self._engine is not None and self._engine_key != _engine_key(settings):
+        if self._engine is not None and settings.needs_reload(self._engine_settings):
             if self._pipeline is not None:
-                raise RuntimeError("stop the animation before changing the model or the backend")
+                raise UserError("stop the animation before changing the model or the backend")
             return self._ensure_engine(settings)
         if self._pipeline is not None:
             self._pipeline.update_settings(settings)
@@ -313,7 +308,7 @@ class Session(QObject):
         self._close_engine()
 
     def _close_engine(self) -> None:
-        engine, self._engine, self._engine_key = self._engine, None, None
+        engine, self._engine, self._engine_settings = self._engine, None, None
         close = getattr(engine, "close", None)  # the real engine releases its backend and detectors
         if callable(close):
             close()

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..engine.api import BACKEND_NAMES, DrivingSpec, EngineSettings
+from ..engine.api import BACKEND_NAMES, DrivingSpec, EngineSettings, SettingsError
 from ..paths import config_dir
 
 SCHEMA_VERSION = 1
@@ -107,28 +107,42 @@ class SettingsStore:
         q.sync()
 
     def _load_engine(self) -> EngineSettings:
-        q = self._qsettings
-        default = EngineSettings()
-        settings = EngineSettings(
-            checkpoint=_as_optional_str(q.value("engine/checkpoint")),
-            backend=_as_choice(q.value("engine/backend"), BACKEND_NAMES, default.backend),
-            relative=_as_bool(q.value("engine/relative"), default.relative),
-            adapt_scale=_as_bool(q.value("engine/adapt_scale"), default.adapt_scale),
-            adapt_covariance=_as_bool(q.value("engine/adapt_covariance"), default.adapt_covariance),
-            smoothing=min(1.0, max(0.0, _as_float(q.value("engine/smoothing"), default.smoothing))),
-            paste_back=_as_bool(q.value("engine/paste_back"), default.paste_back),
-            output_size=_as_int(q.value("engine/output_size"), default.output_size),
-            mirror=_as_bool(q.value("engine/mirror"), default.mirror),
-            crop_scale=_as_float(q.value("engine/crop_scale"), default.crop_scale),
-        )
-        if settings.output_size not in OUTPUT_SIZES:
-            settings = settings.updated(output_size=default.output_size)
+        """Every EngineSettings field that was saved; a value the settings reject (or the GUI
+        cannot show) keeps its default."""
+        settings = EngineSettings()
+        for item in fields(EngineSettings):
+            value = _parse_engine_value(item.name, self._qsettings.value(f"engine/{item.name}"), settings)
+            if item.name == "output_size" and value not in OUTPUT_SIZES:
+                continue
+            try:
+                settings = settings.updated(**{item.name: value})
+            except SettingsError:
+                continue
         return settings
 
 
 # --------------------------------------------------------------------------- value parsing
 # QSettings' INI backend returns strings (or lists) for most stored values; these helpers
 # turn them back into typed values and fall back to the default when a value is unusable.
+
+
+def _parse_engine_value(name: str, stored: object, default: EngineSettings) -> object:
+    """The stored text of EngineSettings field ``name`` as a value of its type (its value in
+    ``default`` when the text is unusable)."""
+    current = getattr(default, name)
+    if name == "checkpoint":
+        return _as_optional_str(stored)
+    if name == "backend":
+        return _as_choice(stored, BACKEND_NAMES, current)
+    if isinstance(current, bool):
+        return _as_bool(stored, current)
+    if isinstance(current, int):
+        return _as_int(stored, current)
+    if name == "smoothing":
+        return min(1.0, max(0.0, _as_float(stored, current)))
+    if isinstance(current, float):
+        return _as_float(stored, current)
+    return current
 
 
 def _as_bool(value: object, default: bool) -> bool:

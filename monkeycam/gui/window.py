@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from ..engine.api import DrivingSpec, EngineSettings, LiveFrame, VirtualCameraStatus
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from ..paths import default_checkpoint
+from ..paths import default_checkpoint, weights_dir
 from .compat import protect_singletons
 from .controls import ControlsPanel
 from .images import qimage_from_rgb
@@ -52,12 +52,18 @@ def parse_driving_key(key: str) -> tuple[str, int]:
 
 
 def model_problem(settings: EngineSettings) -> str | None:
-    """Why the model in ``settings`` cannot be loaded before even trying, or None."""
+    """Why the model in ``settings`` cannot be loaded before even trying, or None.
+
+    The default model is chosen by :func:`monkeycam.paths.default_checkpoint` from the device,
+    which the GUI cannot know without importing torch: it checks the model a CUDA machine would
+    load for this backend (that is the CPU model whenever the GPU one is not installed). In the
+    one case this misses (no CUDA, only the GPU model installed) the engine's error says so.
+    """
     if settings.checkpoint:
         if not Path(settings.checkpoint).is_file():
             return f"The checkpoint {settings.checkpoint} does not exist. Choose another checkpoint file."
         return None
-    default = default_checkpoint(gpu=True)
+    default = default_checkpoint(cuda=True, backend=settings.backend)
     if not default.is_file():
         return (f"No model is installed: the default model {default} is missing. "
                 "Choose a checkpoint file (.safetensors) to animate portraits.")
@@ -495,15 +501,13 @@ class MainWindow(QMainWindow):
         return True
 
     def _ask_for_checkpoint(self) -> None:
-        start = self.controls.settings().checkpoint or str(default_checkpoint(gpu=False).parent)
+        start = self.controls.settings().checkpoint or str(weights_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a monkeycam checkpoint", start, CHECKPOINT_FILTER)
         if path:
             self.controls.set_checkpoint(path)
 
-    def _on_settings_changed(self, settings: EngineSettings) -> None:
-        previous, self._state = self._state.engine, self._state.updated(engine=settings)
-        model_changed = (previous.checkpoint, previous.backend) != (settings.checkpoint, settings.backend)
-        if model_changed:
+    def _on_settings_changed(self, settings: EngineSettings, previous: EngineSettings) -> None:
+        if settings.needs_reload(previous):
             self._check_model(load=True)
         else:
             self.session.update_settings(settings)
