@@ -219,7 +219,7 @@ def test_pairs_are_seeded_distinct_and_use_everything():
 
 
 def shipped_face64() -> str:
-    path = default_checkpoint(gpu=False)
+    path = default_checkpoint(cuda=False)
     if not path.exists():
         pytest.skip(f"{path} is not in this checkout")
     return str(path)
