@@ -22,7 +22,7 @@ from .errors import MonkeycamError, one_line, user_errors
 
 # Subcommands are the modules of monkeycam/commands/ that define add_parser(subparsers),
 # listed in this order first, then any other in alphabetical order.
-ORDER = ("animate", "stream", "bench", "convert", "prepare", "train", "evaluate", "info")
+ORDER = ("animate", "stream", "bench", "convert", "prepare", "train", "evaluate", "info", "presets")
 BUG_REPORT = "this is a bug in monkeycam; please report it with the traceback above"
 
 

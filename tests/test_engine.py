@@ -13,20 +13,16 @@ import pytest
 import torch
 
 from monkeycam.checkpoint import save_checkpoint
-from monkeycam.engine import EngineError, EngineSettings, HeadPose, create_engine
-from monkeycam.engine.api import SettingsError
-from monkeycam.engine.backends import (
-    BackendCandidate,
-    CpuBackend,
-    candidate,
-    densify_grouped_pointwise,
-    inference_copy,
-    plan_backends,
-)
-from monkeycam.engine.compose import keypoint_overlay, resize_square
+from monkeycam.drawing import keypoint_overlay
+from monkeycam.engine import available_backends, create_engine
+from monkeycam.engine.backends import BUILDERS, CpuBackend
+from monkeycam.engine.compose import resize_square
 from monkeycam.engine.engine import Engine, posed_keypoints
+from monkeycam.engine.planning import BackendCandidate, candidate, plan_backends
+from monkeycam.engine.rewrites import densify_grouped_pointwise, inference_copy
 from monkeycam.face.crop import CropBox
 from monkeycam.io import iter_video, read_image
+from monkeycam.live import BACKEND_NAMES, EngineError, EngineSettings, HeadPose, SettingsError
 from monkeycam.model import Keypoints, build_model, preset
 
 
@@ -269,6 +265,11 @@ def test_inference_rewrites_keep_what_the_model_computes():
     assert not any(isinstance(getattr(block, "norm", None), torch.nn.BatchNorm2d) for block in rewritten.modules())
 
 
+def test_one_table_of_backends_matches_the_names_offered_to_users():
+    assert ("auto", *BUILDERS) == BACKEND_NAMES
+    assert set(available_backends()) <= set(BUILDERS) and available_backends()[0] == "cpu"
+
+
 def test_backend_plans():
     assert plan_backends("auto", cuda=False, tensorrt=False).names == ("cpu",)
     assert plan_backends("auto", cuda=True, tensorrt=False).names == ("cuda", "cpu")
@@ -381,8 +382,9 @@ def test_settings_check_themselves_and_know_what_needs_a_reload():
         assert base.updated(**change).needs_reload(base), change
 
 
-def test_importing_the_engine_package_does_not_import_torch():
-    code = "import sys, monkeycam.engine; assert 'torch' not in sys.modules, 'torch was imported'"
+def test_importing_the_live_layer_and_the_gui_does_not_import_torch():
+    code = ("import sys, monkeycam.live, monkeycam.drawing, monkeycam.gui.window; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
@@ -390,7 +392,7 @@ def test_importing_the_engine_package_does_not_import_torch():
 @pytest.mark.parametrize("name", ["face64", "face256"])
 def test_channel_padding_for_tensor_cores_changes_no_value(name):
     """The CUDA backend pads convolution channels to multiples of 8; the maths is unchanged."""
-    from monkeycam.engine.backends import ChannelPaddedConv2d, inference_copy
+    from monkeycam.engine.rewrites import ChannelPaddedConv2d, inference_copy
 
     torch.manual_seed(0)
     model = build_model(preset(name), with_discriminator=False).eval()

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from monkeycam.engine.api import EngineSettings
 from monkeycam.engine.backends import Backend, CompiledBackend, CudaBackend
+from monkeycam.live.api import EngineSettings
 from monkeycam.model import Keypoints, build_model, preset
 
 pytestmark = [

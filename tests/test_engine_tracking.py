@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monkeycam.engine.compose import PasteBack, feathered_mask, keypoint_overlay
-from monkeycam.engine.scripted import LOOP_SECONDS, scripted_pose
-from monkeycam.face import CropBox, CropBoxTracker, FaceBox, FaceTracker, OneEuroFilter, one_euro_for_strength
+from monkeycam.drawing import keypoint_overlay
+from monkeycam.engine.compose import PasteBack, feathered_mask
+from monkeycam.face import CropBox, CropBoxTracker, FaceBox, FaceTracker
 from monkeycam.io import iter_video
+from monkeycam.live.scripted import LOOP_SECONDS, scripted_pose
+from monkeycam.one_euro import OneEuroFilter, one_euro_for_strength
 
 
 def test_one_euro_filter_smooths_noise_and_follows_a_step():

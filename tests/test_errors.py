@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monkeycam.cli import BUG_REPORT, main
-from monkeycam.commands import info as info_command
+from monkeycam.commands import presets as presets_command
 from monkeycam.errors import MonkeycamError, UserError, one_line, user_errors
 from tests.cli import one_line_error, run_monkeycam
 
@@ -19,9 +19,9 @@ def test_one_line_is_the_first_non_empty_line_or_the_type_name():
 
 def test_every_project_error_derives_from_the_root():
     from monkeycam.checkpoint import CheckpointError
-    from monkeycam.engine.api import EngineError
     from monkeycam.face.detector import FaceUnavailable
     from monkeycam.io import CameraError, MediaError, VirtualCameraUnavailable
+    from monkeycam.live.api import EngineError
     from training.config import ConfigError
     from training.data import ClipError, DatasetError
     from training.prepare import PrepareError
@@ -51,7 +51,7 @@ def test_an_os_error_in_a_command_is_the_users_one_line(tmp_path, capsys, monkey
     def unwritable(args):
         raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
 
-    monkeypatch.setattr(info_command, "run_presets", unwritable)
+    monkeypatch.setattr(presets_command, "run_presets", unwritable)
     assert main(["presets"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"monkeycam presets: error: [Errno 13] Permission denied: '{tmp_path / 'out'}'"]
@@ -61,7 +61,7 @@ def test_an_unexpected_exception_in_a_command_shows_its_traceback_and_exit_statu
     def buggy(args):
         return {}["no such key"]
 
-    monkeypatch.setattr(info_command, "run_presets", buggy)
+    monkeypatch.setattr(presets_command, "run_presets", buggy)
     assert main(["presets"]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "KeyError: 'no such key'" in err

@@ -17,13 +17,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from monkeycam.engine.api import AnimatedFrame, EngineSettings, KeypointOverlay, LiveFrame, PipelineStats
 from monkeycam.gui.bridge import PipelineBridge
 from monkeycam.gui.compat import EXTRA_REFERENCES, binding_has_refcount_bug, protect_singletons
 from monkeycam.gui.images import qimage_from_rgb, rgb_from_qimage
 from monkeycam.gui.session import CameraChoice, camera_choice
 from monkeycam.gui.settings import AppState, SettingsStore, settings_path
 from monkeycam.gui.worker import SerialWorker
+from monkeycam.live.api import AnimatedFrame, EngineSettings, KeypointOverlay, LiveFrame, PipelineStats
 
 # --------------------------------------------------------------------------- settings
 

@@ -22,11 +22,11 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt, QTimer
 
-from monkeycam.engine.api import AnimatedFrame, AnimationEngine, EngineSettings, SourceInfo
 from monkeycam.gui.session import EngineFactories, make_live_pipeline
 from monkeycam.gui.settings import AppState, SettingsStore
 from monkeycam.gui.window import MainWindow
 from monkeycam.io import VideoWriter, read_image
+from monkeycam.live.api import AnimatedFrame, AnimationEngine, EngineSettings, SourceInfo
 from monkeycam.paths import assets_dir
 
 SLOW_SECONDS = 0.3

@@ -23,12 +23,12 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from monkeycam.engine.api import EngineSettings
 from monkeycam.gui.images import rgb_from_qimage
 from monkeycam.gui.portraits import shipped_portraits
 from monkeycam.gui.settings import AppState, SettingsStore
 from monkeycam.gui.window import MainWindow
 from monkeycam.io import VideoWriter, probe_video, read_image
+from monkeycam.live.api import EngineSettings
 from monkeycam.paths import assets_dir
 
 FRAME_TIMEOUT_MS = 60_000

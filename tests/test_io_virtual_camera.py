@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monkeycam.engine.api import VirtualCameraStatus
 from monkeycam.io import VirtualCamera, VirtualCameraUnavailable, fit_frame, setup_help
 from monkeycam.io.virtual_camera import LINUX_COMMAND
+from monkeycam.live.api import VirtualCameraStatus
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam")
 

@@ -17,11 +17,12 @@ import pytest
 import torch
 
 from monkeycam.checkpoint import save_checkpoint
-from monkeycam.engine import DrivingSpec, EngineError, EngineSettings, FakeEngine, LatestSlot, LivePipeline
-from monkeycam.engine.api import VirtualCameraStatus
-from monkeycam.engine.sources import CameraSource, DrivingItem
+from monkeycam.engine import create_engine
 from monkeycam.io import MediaError, VideoWriter, probe_video
+from monkeycam.live import DrivingSpec, EngineError, EngineSettings, LatestSlot, LivePipeline, VirtualCameraStatus
+from monkeycam.live.sources import CameraSource, DrivingItem
 from monkeycam.model import build_model, preset
+from tests.fakes import FakeEngine
 
 SOURCE = np.random.default_rng(0).integers(0, 256, (120, 100, 3), dtype=np.uint8)
 
@@ -212,7 +213,7 @@ def test_a_camera_that_disappears_is_reported_retried_calmly_and_picked_up_again
 
 
 def test_an_engine_that_cannot_start_is_reported_and_the_pipeline_stops():
-    def factory(settings):
+    def factory(settings, on_status):
         raise EngineError("the default model weights/face64.safetensors is missing")
 
     sink = Collector()
@@ -289,8 +290,6 @@ def test_vcam_backend():
 
 
 def test_scripted_motion_from_a_real_engine_reaches_a_registered_virtual_camera(checkpoint, test_vcam_backend):
-    from monkeycam.engine import create_engine
-
     settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=96)
     engine = create_engine(settings, face_detection=False)
     sink = Collector()
@@ -364,7 +363,8 @@ def test_recording_writes_a_file_and_a_bad_path_fails_at_once(tmp_path):
 def test_the_engine_is_built_on_the_inference_thread_so_start_returns_at_once(checkpoint):
     sink = Collector()
     settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=64)
-    pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=30.0), source_image=SOURCE, **sink.callbacks())
+    pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=30.0), source_image=SOURCE,
+                            engine_factory=create_engine, **sink.callbacks())
     assert pipeline.engine is None
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 3)

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from monkeycam.errors import UserError
 from monkeycam.io.atomic import atomic_path
+from monkeycam.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from .evaluate import load_model
 from .face_signals import SIGNALS, FaceSignals, signal_series
@@ -53,8 +54,6 @@ FLOORS: dict[str, float] = {"eye": 0.01, "mouth": 0.01, "yaw": 0.01, "pitch": 0.
 IDENTITY_EVERY = 10
 SIGNAL_CROP = 256  # driving crops are measured at this size
 MIN_FOLLOW_FRAMES = 3
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".gif")
 GRID_CELL = 96
 GRID_TIMES = 4  # driving / output frames shown per pair in the grid
 
@@ -253,10 +252,11 @@ class AnimatedPair:
 def animate_pair(model: Any, backend: str, portrait: np.ndarray, video: Path, frames: int) -> AnimatedPair:
     """Animate ``portrait`` with the first ``frames`` frames of ``video`` as ``monkeycam animate``
     does (a fresh engine, default settings, relative motion), output at the model's frame size."""
-    from monkeycam.engine import EngineSettings, create_engine
+    from monkeycam.engine import create_engine
     from monkeycam.face import crop_square
     from monkeycam.face.crop import CropBox
     from monkeycam.io import iter_video, probe_video
+    from monkeycam.live import EngineSettings
 
     fps = probe_video(video).fps or 25.0
     settings = EngineSettings(backend=backend, output_size=model.config.image_size)

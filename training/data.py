@@ -35,11 +35,10 @@ from tqdm import tqdm
 from monkeycam.errors import UserError
 from monkeycam.io import MediaError, iter_video, probe_video, read_image
 from monkeycam.io.atomic import atomic_path
-from monkeycam.io.media import IMAGE_SUFFIXES
+from monkeycam.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".gif", ".mkv", ".m4v")
 SPLITS = ("train", "test", "all")
 CACHE_VERSION = 1
 MIN_FRAMES = 2

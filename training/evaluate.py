@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from monkeycam.errors import UserError
 from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
+from monkeycam.torch_runtime import configure_cpu, resolve_device
 
 from .data import VideoClip, load_videos
 from .identity import IdentityEncoder, IdentityUnavailable
@@ -297,15 +297,6 @@ def load_model(checkpoint: str | os.PathLike | MonkeyNet, device: str) -> tuple[
     return model, Path(checkpoint).name
 
 
-def check_device(device: str) -> str:
-    """'cpu' or 'cuda' (UserError with one line when CUDA is asked for but absent)."""
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UserError(f"unknown device {device!r}; use cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but CUDA is not available on this machine")
-    return device
-
-
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike | MonkeyNet,
     data: str | os.PathLike,
@@ -341,8 +332,8 @@ def evaluate_checkpoint(
         "frames", ...}; AKD, MKR and AED are None when not computed.
     """
     started = time.perf_counter()
-    device = check_device(device)
-    torch.set_flush_denormal(True)
+    device = resolve_device(device)
+    configure_cpu()
     model, name = load_model(checkpoint, device)
     device = str(next(model.parameters()).device)
     size = model.config.image_size

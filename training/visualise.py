@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from monkeycam.engine.compose import draw_keypoints as draw_on_image
-from monkeycam.engine.compose import keypoint_overlay
+from monkeycam.drawing import draw_keypoints as draw_on_image
+from monkeycam.drawing import keypoint_overlay
 from monkeycam.face.crop import CropBox
 from monkeycam.model import Keypoints
+
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:
     """Float frames in [0, 1] -> uint8 (rounded), any shape."""

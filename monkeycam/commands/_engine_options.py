@@ -8,8 +8,8 @@ import importlib.util
 import os
 import sys
 
-from ..engine.api import BACKEND_NAMES, EngineSettings, SettingsError
 from ..errors import UserError
+from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
 
 # The option that sets each EngineSettings field, to name it in errors.
 FLAGS = {"output_size": "--size", "smoothing": "--smoothing", "crop_scale": "--crop-scale", "threads": "--threads",

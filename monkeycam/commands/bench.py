@@ -84,7 +84,7 @@ def _checked_json_path(path: str | None) -> Path | None:
 def _load_model(args: argparse.Namespace):
     import torch
 
-    from ..engine.engine import load_model
+    from ..engine import load_engine_model
     from ..model import build_model, preset
 
     if args.preset:
@@ -94,7 +94,7 @@ def _load_model(args: argparse.Namespace):
             raise UserError(str(error).strip("'\"")) from None
         torch.manual_seed(0)
         return build_model(config, with_discriminator=False).eval(), f"preset {args.preset} (random weights)"
-    model, info = load_model(settings_from_args(args))
+    model, info = load_engine_model(settings_from_args(args))
     return model, f"{info.path} ('{info.config.name}')"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..engine.api import BACKEND_NAMES
 from ..errors import UserError
+from ..live.api import BACKEND_NAMES
 
 
 def add_parser(subparsers) -> None:

@@ -35,10 +35,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..engine import EngineSettings, create_engine
+    from ..engine import create_engine
     from ..face import crop_square
     from ..face.crop import CropBox
     from ..io import iter_video, read_image, write_image
+    from ..live import EngineSettings
 
     quiet_video_decoder()
     indices = sorted({int(i) for i in args.frames.split(",") if i.strip()})
@@ -81,7 +82,7 @@ def _fit(image, size: int):
 
 def _with_keypoints(result, args: argparse.Namespace):
     """The animated frame, with its keypoints drawn unless --no-keypoints."""
-    from ..engine.compose import draw_keypoints
+    from ..drawing import draw_keypoints
 
     if args.no_keypoints or result.keypoints is None:
         return result.image

@@ -49,8 +49,8 @@ def add_parser(subparsers) -> None:
 
 def driving_spec(args: argparse.Namespace):
     """The DrivingSpec the options name, after checking the camera or video can be opened."""
-    from ..engine.api import DrivingSpec
     from ..io import Camera, probe_video
+    from ..live.api import DrivingSpec
 
     if args.scripted:
         return DrivingSpec(kind="scripted", paced=not args.unpaced)
@@ -86,8 +86,9 @@ class _Monitor:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import LivePipeline, create_engine
+    from ..engine import create_engine
     from ..io import read_image
+    from ..live import LivePipeline
 
     quiet_video_decoder()
     if args.frames is not None and args.frames < 1 or args.seconds is not None and args.seconds <= 0:

@@ -63,16 +63,6 @@ def _experiment(args):
     return dataclasses.replace(experiment, train=train, data=data)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu)")
-    return name
-
-
 def _landmark_points(experiment, clips, args):
     """Face-mesh points of every training frame (found once, then cached) for landmark guidance."""
     from pathlib import Path
@@ -87,19 +77,17 @@ def _landmark_points(experiment, clips, args):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
-
     from training.data import load_videos
     from training.trainer import Trainer, TrainingError
 
+    from ..torch_runtime import configure_cpu, resolve_device
+
     experiment = _experiment(args)
-    device = _device(args.device)
+    device = resolve_device(args.device)
     if args.resume and not (Path(args.out) / "state.pt").exists():
         raise UserError(f"--resume: no training state at {Path(args.out) / 'state.pt'}")
     if device == "cpu":
-        torch.set_flush_denormal(True)
-        if args.threads:
-            torch.set_num_threads(args.threads)
+        configure_cpu(args.threads)
     frame_size = experiment.train.frame_size or experiment.model.image_size
     videos = load_videos(
         experiment.data, "train", frame_size,

@@ -9,10 +9,10 @@ Every backend exposes the same four steps, on tensors of the model's frame size 
 
 and ``to_image(tensor)`` back to (S, S, 3) uint8. Keypoint maths and softmax stay in float32
 (the model casts them) whatever the backend's dtype. Each backend works on its own copy of
-the model rewritten for inference: BatchNorm folded into the preceding convolutions,
-grouped 1x1 convolutions made dense, NHWC tensors kept between blocks (same values).
+the model rewritten for inference (:mod:`.rewrites`).
 
-Backends:
+Backends (:data:`BUILDERS`, the one table of them, keyed by the names of
+:data:`monkeycam.live.api.BACKEND_NAMES`; :mod:`.planning` chooses among them):
     cpu: float32, flushed denormals, a chosen number of threads, channels_last.
     cuda: float16, channels_last, the per-frame work replayed from CUDA graphs.
     compile: torch.compile (inductor) of the per-frame work, on CUDA (fp16) or CPU (fp32).
@@ -21,21 +21,17 @@ Backends:
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import logging
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..errors import UserError, one_line
 from ..model import Keypoints, MonkeyNet, SourceFeatures
-from ..model.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
+from ..torch_runtime import configure_cpu, default_threads
+from .rewrites import inference_copy
 
 log = logging.getLogger(__name__)
 
@@ -48,170 +44,6 @@ BACKEND_FAILURES: tuple[type[BaseException], ...] = (
 
 class BackendUnavailable(UserError, RuntimeError):
     """A backend cannot be built on this machine; the message (one line) says why."""
-
-
-# --------------------------------------------------------------------------- model preparation
-
-
-def fold_batch_norms(model: nn.Module) -> int:
-    """Fold every BatchNorm that directly follows a convolution into it (eval-mode maths).
-
-    Only the conv -> BatchNorm blocks (down, up and grouped 1x1 blocks) are folded; the
-    pre-activation residual blocks normalise before their convolutions and are left alone.
-    Returns the number of folded layers.
-    """
-    folded = 0
-    for block in model.modules():
-        if isinstance(block, (DownBlock2d, UpBlock2d, SameBlock2d)) and isinstance(block.norm, nn.BatchNorm2d):
-            _fold_into_conv(block.conv, block.norm)
-            block.norm = nn.Identity()
-            folded += 1
-    return folded
-
-
-@torch.no_grad()
-def _fold_into_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
-    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
-    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
-
-
-@torch.no_grad()
-def densify_grouped_pointwise(model: nn.Module, max_channels: int = 512) -> int:
-    """Replace grouped 1x1 convolutions by dense ones with block-diagonal weights.
-
-    The same sums (the extra weights are exact zeros), but one fast kernel instead of a loop
-    over groups: the dense motion network's per-keypoint 1x1 blocks took ~3 ms per frame on a
-    CPU as 22 grouped calls, ~0.2 ms dense. Returns the number of replaced layers.
-    """
-    replaced = 0
-    for block in model.modules():
-        conv = getattr(block, "conv", None)
-        if not isinstance(conv, nn.Conv2d) or conv.groups == 1 or conv.kernel_size != (1, 1):
-            continue
-        if conv.in_channels > max_channels:
-            continue
-        block.conv = _block_diagonal(conv)
-        replaced += 1
-    return replaced
-
-
-def _block_diagonal(conv: nn.Conv2d) -> nn.Conv2d:
-    groups = conv.groups
-    out_per_group, in_per_group = conv.out_channels // groups, conv.in_channels // groups
-    dense = nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None)
-    weight = torch.zeros_like(dense.weight)
-    for group in range(groups):
-        rows = slice(group * out_per_group, (group + 1) * out_per_group)
-        weight[rows, group * in_per_group : (group + 1) * in_per_group] = conv.weight[rows]
-    dense.weight.copy_(weight)
-    if conv.bias is not None:
-        dense.bias.copy_(conv.bias)
-    return dense
-
-
-class ChannelPaddedConv2d(nn.Module):
-    """A convolution whose channel counts are rounded up to a multiple (zero weights), so
-    fp16 tensor-core kernels apply; the result is sliced back, so values are unchanged.
-
-    Monkey-Net's decoder inputs carry K heatmap channels plus the image's 3 (e.g. 45, 138,
-    1034 channels), which is not a multiple of 8.
-    """
-
-    def __init__(self, conv: nn.Conv2d, multiple: int = 8) -> None:
-        super().__init__()
-        self.pad_in = (-conv.in_channels) % multiple
-        self.out_channels = conv.out_channels
-        padded = nn.Conv2d(
-            conv.in_channels + self.pad_in, conv.out_channels + (-conv.out_channels) % multiple, conv.kernel_size,
-            conv.stride, conv.padding, bias=conv.bias is not None,
-        ).to(conv.weight.device, conv.weight.dtype)
-        with torch.no_grad():
-            padded.weight.zero_()
-            padded.weight[: conv.out_channels, : conv.in_channels] = conv.weight
-            if conv.bias is not None:
-                padded.bias.zero_()
-                padded.bias[: conv.out_channels] = conv.bias
-        self.conv = padded
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad_in:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.pad_in))
-        out = self.conv(x)
-        return out if out.shape[1] == self.out_channels else out[:, : self.out_channels]
-
-
-def pad_channels(model: nn.Module, multiple: int = 8) -> int:
-    """Wrap every ungrouped convolution with channel counts off ``multiple`` in a
-    :class:`ChannelPaddedConv2d`. Returns the number of wrapped layers."""
-    wrapped = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if not isinstance(child, nn.Conv2d) or child.groups != 1:
-                continue
-            if child.in_channels % multiple == 0 and child.out_channels % multiple == 0:
-                continue
-            setattr(parent, name, ChannelPaddedConv2d(child, multiple))
-            wrapped += 1
-    return wrapped
-
-
-def _to_channels_last(module: nn.Module, args: tuple) -> tuple | None:
-    first = args[0] if args else None
-    if isinstance(first, torch.Tensor) and first.dim() == 4 and not first.is_contiguous(
-        memory_format=torch.channels_last
-    ):
-        return (first.contiguous(memory_format=torch.channels_last), *args[1:])
-    return None
-
-
-def keep_channels_last(model: nn.Module) -> int:
-    """Make every convolution block receive NHWC tensors (a forward pre-hook per block).
-
-    The model's warps (grid_sample) and concatenations with heatmaps return NCHW tensors;
-    fed to NHWC weights they made the following nearest upsampling ~30x slower on a CPU
-    (1.3 ms instead of 0.04 ms at 74x32x32) plus layout copies. Values are unchanged.
-    """
-    hooked = 0
-    for block in model.modules():
-        if isinstance(block, (DownBlock2d, UpBlock2d, SameBlock2d, ResBlock2d, nn.Conv2d)):
-            block.register_forward_pre_hook(_to_channels_last)
-            hooked += 1
-    return hooked
-
-
-def inference_copy(
-    model: MonkeyNet, device: torch.device, dtype: torch.dtype, channels_last: bool, pad_to: int = 0
-) -> MonkeyNet:
-    """A frozen copy of the keypoint detector and generator on ``device``/``dtype``, rewritten
-    for inference (BatchNorm folded, grouped 1x1 convolutions made dense, NHWC kept, and with
-    ``pad_to`` > 0 convolution channels padded to multiples of it)."""
-    discriminator, model.discriminator = model.discriminator, None
-    try:
-        clone = copy.deepcopy(model)
-    finally:
-        model.discriminator = discriminator
-    clone = clone.float().eval()
-    fold_batch_norms(clone)
-    densify_grouped_pointwise(clone)
-    if pad_to:
-        pad_channels(clone, pad_to)
-    clone = clone.to(device=device, dtype=dtype)
-    if channels_last:
-        clone = clone.to(memory_format=torch.channels_last)
-        keep_channels_last(clone)
-    return clone.requires_grad_(False)
-
-
-def default_threads() -> int:
-    """CPU threads for the networks: every core but one (left to capture, face detection and
-    output), at least one. On 2 cores the second thread mostly waits at synchronisation points."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-# --------------------------------------------------------------------------- backends
 
 
 class Backend:
@@ -309,8 +141,7 @@ class CpuBackend(Backend):
     name = "cpu"
 
     def __init__(self, model: MonkeyNet, threads: int = 0) -> None:
-        torch.set_flush_denormal(True)
-        torch.set_num_threads(threads if threads > 0 else default_threads())
+        configure_cpu(threads if threads > 0 else default_threads())
         super().__init__(model, "cpu", torch.float32, channels_last=True)
 
 
@@ -453,8 +284,7 @@ class CompiledBackend(Backend):
             super().__init__(model, "cuda", torch.float16, channels_last=True)
             settings: dict = {"mode": "reduce-overhead"} if compiler == "inductor" else {}
         else:
-            torch.set_flush_denormal(True)
-            torch.set_num_threads(threads if threads > 0 else default_threads())
+            configure_cpu(threads if threads > 0 else default_threads())
             super().__init__(model, "cpu", torch.float32, channels_last=True)
             settings = {"options": {"freezing": True}} if compiler == "inductor" else {}
         settings.update(self._compiler_settings())
@@ -513,77 +343,11 @@ def tensorrt_installed() -> bool:
     return importlib.util.find_spec("torch_tensorrt") is not None
 
 
-# --------------------------------------------------------------------------- choosing
-
-
-@dataclass(frozen=True)
-class BackendCandidate:
-    """A backend that may be built: ``build(model)`` returns it ready (warmed up) or raises."""
-
-    name: str
-    build: Callable[[MonkeyNet], Backend]
-
-
-@dataclass(frozen=True)
-class BackendPlan:
-    """The backends to try, in order (each later one is the fallback of the earlier), and why."""
-
-    names: tuple[str, ...]
-    reason: str
-
-
-def plan_backends(requested: str, cuda: bool, tensorrt: bool) -> BackendPlan:
-    """Which backends to try for ``requested`` ("auto", "cpu", "cuda", "compile", "tensorrt").
-
-    ``auto`` picks the fastest backend that builds in seconds: TensorRT when installed, else
-    CUDA graphs in float16 on a GPU; the CPU otherwise. torch.compile is never picked by
-    ``auto``: its build takes about a minute on a small CPU (choose it explicitly).
-    """
-    gpu_chain = ("cuda", "cpu") if cuda else ("cpu",)
-    if requested == "auto":
-        if not cuda:
-            return BackendPlan(("cpu",), "auto: no CUDA GPU, so cpu (float32); --backend compile runs faster "
-                                         "after a build of about a minute")
-        if tensorrt:
-            return BackendPlan(("tensorrt", *gpu_chain), "auto: CUDA GPU with torch-tensorrt installed, so "
-                                                         "tensorrt (float16), the fastest")
-        return BackendPlan(gpu_chain, "auto: CUDA GPU, so cuda (float16, CUDA graphs), the fastest backend that "
-                                      "builds in seconds (torch-tensorrt is not installed)")
-    if requested == "cpu":
-        return BackendPlan(("cpu",), "cpu as requested")
-    if requested == "cuda":
-        return BackendPlan(gpu_chain, "cuda as requested")
-    if requested == "compile":
-        return BackendPlan(("compile", *gpu_chain), "compile as requested")
-    if requested == "tensorrt":
-        return BackendPlan(("tensorrt", *gpu_chain), "tensorrt as requested")
-    raise ValueError(f"unknown backend {requested!r}; choose one of auto, cpu, cuda, compile, tensorrt")
-
-
-def candidate(name: str, threads: int = 0) -> BackendCandidate:
-    """The standard builder of backend ``name`` (built and warmed up when called)."""
-    constructors: dict[str, Callable[[MonkeyNet], Backend]] = {
-        "cpu": lambda model: CpuBackend(model, threads),
-        "cuda": CudaBackend,
-        "compile": lambda model: CompiledBackend(model, threads=threads),
-        "tensorrt": TensorRTBackend,
-    }
-    if name not in constructors:
-        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(constructors)}")
-
-    def build(model: MonkeyNet) -> Backend:
-        backend = constructors[name](model)
-        backend.warm_up()
-        return backend
-
-    return BackendCandidate(name, build)
-
-
-def available_backends() -> list[str]:
-    """Backends worth trying on this machine (cuda, compile-on-GPU, tensorrt need their parts)."""
-    names = ["cpu", "compile"]
-    if torch.cuda.is_available():
-        names.insert(1, "cuda")
-        if tensorrt_installed():
-            names.append("tensorrt")
-    return names
+# The one table of backends: name -> build(model, threads). Its names are BACKEND_NAMES
+# without "auto" (monkeycam.live.api, torch-free, for the CLI and the GUI; a test checks they agree).
+BUILDERS: dict[str, Callable[[MonkeyNet, int], Backend]] = {
+    "cpu": lambda model, threads: CpuBackend(model, threads),
+    "cuda": lambda model, threads: CudaBackend(model),
+    "compile": lambda model, threads: CompiledBackend(model, threads=threads),
+    "tensorrt": lambda model, threads: TensorRTBackend(model),
+}

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..live.api import EngineError, EngineSettings, StageTimings
 from ..model import MonkeyNet
-from .api import EngineError, EngineSettings, StageTimings
 from .engine import Engine, create_engine
 
 ROUNDS = 5  # measurements alternate in this many rounds

@@ -1,7 +1,5 @@
 """From the model's S x S prediction to the output picture: resize, or paste back into the
-full portrait with a feathered mask; keypoints mapped to output pixels for the overlay.
-
-numpy and OpenCV only (no torch), so the GUI or tests may use it directly.
+full portrait with a feathered mask. numpy and OpenCV only (no torch).
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import cv2
 import numpy as np
 
 from ..face.crop import CropBox
-from .api import KeypointOverlay, keypoint_rgb
 
 FEATHER = 0.12  # width of the soft edge of the paste-back mask, as a fraction of the crop side
 
@@ -81,37 +78,3 @@ class PasteBack:
         out = self.portrait.copy()
         out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], self._weights, self._inverse)
         return out
-
-
-def draw_keypoints(image: np.ndarray, overlay: KeypointOverlay, ellipses: bool = True) -> np.ndarray:
-    """A copy of an (H, W, 3) uint8 image with the overlay's keypoints drawn as outlined dots,
-    and with ``ellipses`` their 1-sigma covariance ellipses, in the GUI's colours."""
-    out = np.ascontiguousarray(image.copy())
-    radius = max(2, round(min(out.shape[:2]) / 64))
-    shapes = overlay.ellipses()
-    for index, shape in enumerate(shapes):
-        colour = keypoint_rgb(index, len(shapes))
-        centre = (round(shape.x), round(shape.y))
-        if ellipses:
-            axes = (round(shape.radius_major), round(shape.radius_minor))
-            cv2.ellipse(out, centre, axes, shape.angle_deg, 0, 360, colour, 1, cv2.LINE_AA)
-        cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)
-        cv2.circle(out, centre, radius, colour, -1, cv2.LINE_AA)
-    return out
-
-
-def keypoint_overlay(
-    means: np.ndarray, covariances: np.ndarray, crop_size: int, box: CropBox
-) -> KeypointOverlay:
-    """Keypoints of a ``crop_size`` crop, in the pixels of the picture ``box`` is placed in.
-
-    Args:
-        means: (K, 2) in [-1, 1] crop coordinates (-1/1 = centres of the first/last pixel).
-        covariances: (K, 2, 2) in those coordinates.
-        box: where the crop lies in the output picture (x, y, size in output pixels).
-    """
-    crop_pixels = (means + 1.0) * 0.5 * (crop_size - 1)
-    scale = box.size / crop_size
-    points = np.array([box.x, box.y]) + (crop_pixels + 0.5) * scale - 0.5
-    units = 0.5 * (crop_size - 1) * scale  # output pixels per crop coordinate unit
-    return KeypointOverlay(points.astype(np.float32), (covariances * units * units).astype(np.float32))

@@ -28,28 +28,18 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, CheckpointInfo, load_checkpoint
+from ..drawing import keypoint_overlay
 from ..errors import MonkeycamError, one_line
 from ..face.crop import CropBox, crop_square
-from ..face.tracker import (
-    FaceLocator,
-    FaceTracker,
-    OneEuroFilter,
-    one_euro_for_strength,
-    portrait_crop_box,
-)
+from ..face.tracker import FaceLocator, FaceTracker, portrait_crop_box
+from ..live.api import AnimatedFrame, EngineError, EngineSettings, HeadPose, KeypointOverlay, SourceInfo, StageTimings
+from ..live.scripted import scripted_pose
 from ..model import Keypoints, MonkeyNet, SourceFeatures, absolute_keypoints, relative_keypoints
+from ..one_euro import OneEuroFilter, one_euro_for_strength
 from ..paths import default_checkpoint
-from .api import AnimatedFrame, EngineError, EngineSettings, HeadPose, KeypointOverlay, SourceInfo, StageTimings
-from .backends import (
-    BACKEND_FAILURES,
-    Backend,
-    BackendCandidate,
-    candidate,
-    plan_backends,
-    tensorrt_installed,
-)
-from .compose import PasteBack, keypoint_overlay, resize_square
-from .scripted import scripted_pose
+from .backends import BACKEND_FAILURES, Backend, tensorrt_installed
+from .compose import PasteBack, resize_square
+from .planning import BackendCandidate, candidate, plan_backends
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,7 +88,7 @@ def resolve_checkpoint(settings: EngineSettings, cuda: bool) -> Path:
     return path
 
 
-def load_model(settings: EngineSettings) -> tuple[MonkeyNet, CheckpointInfo]:
+def load_engine_model(settings: EngineSettings) -> tuple[MonkeyNet, CheckpointInfo]:
     """Load the checkpoint named by ``settings`` (float32, CPU). Raises EngineError."""
     path = resolve_checkpoint(settings, torch.cuda.is_available())
     try:
@@ -109,31 +99,32 @@ def load_model(settings: EngineSettings) -> tuple[MonkeyNet, CheckpointInfo]:
 
 def create_engine(
     settings: EngineSettings,
+    on_status: Callable[[str], None] | None = None,
     *,
     model: MonkeyNet | None = None,
     face_detection: bool | None = None,
     reuse_source_features: bool = True,
     fallback: bool = True,
-    on_status: Callable[[str], None] | None = None,
 ) -> Engine:
     """Load the model and build the backend named in ``settings`` (falling back when it fails).
+    Also a live pipeline's ``engine_factory``.
 
     Args:
         settings: what to load and how to animate.
+        on_status: called with one-line messages (backend chosen, fallbacks).
         model: use this model instead of loading ``settings.checkpoint`` (tests, benchmarks).
         face_detection: True requires mediapipe, False crops whole frames, None uses
             mediapipe when it can be loaded (with a warning otherwise).
         reuse_source_features: False recomputes the source features for every frame (the
             uncached path, for benchmarks and tests).
         fallback: False builds only the first backend of the plan (benchmarks).
-        on_status: called with one-line messages (backend chosen, fallbacks).
 
     Raises:
         EngineError: no model file, an unusable model, or no backend that works.
     """
     info = None
     if model is None:
-        model, info = load_model(settings)
+        model, info = load_engine_model(settings)
     plan = plan_backends(settings.backend, torch.cuda.is_available(), tensorrt_installed())
     names = plan.names if fallback else plan.names[:1]
     candidates = [candidate(name, settings.threads) for name in names]
@@ -161,7 +152,7 @@ def _face_detectors(enabled: bool | None) -> tuple[FaceLocator | None, FaceLocat
 
 
 class Engine:
-    """The real :class:`~monkeycam.engine.api.AnimationEngine` (plus scripted motion).
+    """The real :class:`~monkeycam.live.api.AnimationEngine` (plus scripted motion).
 
     Args:
         model: float32 model on the CPU; each backend makes its own copy.
@@ -334,7 +325,7 @@ class Engine:
 
     def _reload(self, settings: EngineSettings, model_changed: bool) -> None:
         if model_changed:
-            self._model, self._info = load_model(settings)
+            self._model, self._info = load_engine_model(settings)
         plan = plan_backends(settings.backend, torch.cuda.is_available(), tensorrt_installed())
         if self._backend is not None:
             self._backend.close()

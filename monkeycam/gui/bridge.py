@@ -10,7 +10,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from ..engine.api import LiveFrame
+from ..live.api import LiveFrame
 
 
 class PipelineBridge(QObject):

@@ -1,4 +1,6 @@
-"""The settings panel: one widget per :class:`EngineSettings` field, plus the keypoint overlay."""
+"""The settings panel: controls for the :class:`EngineSettings` fields the window offers (motion,
+output, model and backend) and the keypoint overlay switch; the other fields (covariance
+adaptation, crop scale, threads) keep their saved values."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.api import BACKEND_NAMES, EngineSettings
+from ..live.api import BACKEND_NAMES, EngineSettings
 from .settings import OUTPUT_SIZES
 
 SMOOTHING_STEPS = 100

@@ -1,12 +1,11 @@
-"""Numpy frames to Qt images, and the geometry of the keypoint covariance ellipses."""
+"""Numpy frames to Qt images and back, and the keypoint colours as QColors."""
 
 from __future__ import annotations
-
 
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from ..engine.api import keypoint_rgb
+from ..drawing import keypoint_rgb
 
 
 def qimage_from_rgb(frame: np.ndarray) -> QImage:

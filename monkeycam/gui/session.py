@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..engine.api import (
+from ..errors import UserError
+from ..live.api import (
     AnimationEngine,
     DrivingSpec,
     EngineSettings,
@@ -28,7 +29,7 @@ from ..engine.api import (
     LivePipelineProtocol,
     VirtualCameraStatus,
 )
-from ..errors import UserError
+from ..live.pipeline import EngineFactory, LivePipeline, StatusCallback
 from .bridge import PipelineBridge
 from .worker import SerialWorker
 
@@ -52,8 +53,6 @@ class PipelineCallbacks:
     on_status: Callable[[str], None]
 
 
-StatusCallback = Callable[[str], None]
-EngineCreator = Callable[[EngineSettings, StatusCallback], AnimationEngine]
 PipelineCreator = Callable[[EngineSettings, AnimationEngine, DrivingSpec, PipelineCallbacks], LivePipelineProtocol]
 
 
@@ -61,7 +60,7 @@ PipelineCreator = Callable[[EngineSettings, AnimationEngine, DrivingSpec, Pipeli
 class EngineFactories:
     """How the session makes engines and pipelines and finds cameras."""
 
-    create_engine: EngineCreator
+    create_engine: EngineFactory
     create_pipeline: PipelineCreator
     list_cameras: Callable[[], list[CameraChoice]]
 
@@ -72,9 +71,9 @@ def real_engine_factories() -> EngineFactories:
 
 
 def _create_real_engine(settings: EngineSettings, on_status: StatusCallback) -> AnimationEngine:
-    from ..engine import create_engine
+    from ..engine import create_engine  # torch, imported on the worker thread
 
-    return create_engine(settings, on_status=on_status)
+    return create_engine(settings, on_status)
 
 
 def _create_real_pipeline(settings: EngineSettings, engine: AnimationEngine, driving: DrivingSpec,
@@ -85,14 +84,12 @@ def _create_real_pipeline(settings: EngineSettings, engine: AnimationEngine, dri
 def make_live_pipeline(settings: EngineSettings, engine: AnimationEngine, driving: DrivingSpec,
                        callbacks: PipelineCallbacks) -> LivePipelineProtocol:
     """The engine's real :class:`LivePipeline` around ``engine`` (tests put a slow engine here)."""
-    from ..engine import LivePipeline
-
     return LivePipeline(settings, driving, engine=engine, on_frame=callbacks.on_frame, on_error=callbacks.on_error,
                         on_status=callbacks.on_status)
 
 
 def _list_real_cameras() -> list[CameraChoice]:
-    from ..engine import list_cameras
+    from ..io.camera import list_cameras
 
     return [camera_choice(item) for item in list_cameras()]
 

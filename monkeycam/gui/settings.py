@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..engine.api import BACKEND_NAMES, DrivingSpec, EngineSettings, SettingsError
+from ..live.api import BACKEND_NAMES, DrivingSpec, EngineSettings, SettingsError
 from ..paths import config_dir
 
 SCHEMA_VERSION = 1

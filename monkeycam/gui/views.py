@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from ..engine.api import KeypointOverlay
+from ..live.api import KeypointOverlay
 from .images import keypoint_colour
 
 Box = tuple[float, float, float]  # x, y, size in image pixels

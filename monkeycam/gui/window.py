@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.api import DrivingSpec, EngineSettings, LiveFrame, VirtualCameraStatus
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from ..live.api import DrivingSpec, EngineSettings, LiveFrame, VirtualCameraStatus
 from ..paths import default_checkpoint, weights_dir
 from .compat import protect_singletons
 from .controls import ControlsPanel

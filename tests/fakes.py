@@ -1,6 +1,6 @@
-"""A stand-in engine without torch or a model, for GUI development and pipeline tests.
+"""A stand-in engine without torch or a model, for tests where the engine is not the thing under test.
 
-It implements :class:`~monkeycam.engine.api.ScriptedAnimationEngine`: the "animation" is the
+It implements :class:`~monkeycam.live.api.ScriptedAnimationEngine`: the "animation" is the
 source crop shifted by the driving frame's brightness (or by the scripted pose), after an
 optional delay that imitates a slow model.
 """
@@ -12,8 +12,8 @@ import time
 import cv2
 import numpy as np
 
-from .api import AnimatedFrame, EngineSettings, HeadPose, SourceInfo, StageTimings
-from .scripted import scripted_pose
+from monkeycam.live.api import AnimatedFrame, EngineSettings, HeadPose, SourceInfo, StageTimings
+from monkeycam.live.scripted import scripted_pose
 
 
 class FakeEngine:

@@ -11,7 +11,7 @@ one still waiting and the stale one is counted as dropped: latency stays bounded
 one capture interval plus one inference, never a growing queue. Unpaced sources (a video
 read as fast as possible) wait for the slot instead, so nothing is dropped.
 
-Nothing here imports torch: the engine is created through a factory, lazily, on the
+Nothing here imports torch: the engine is handed in, or created through a factory on the
 inference thread, so :meth:`LivePipeline.start` returns at once.
 """
 
@@ -49,7 +49,10 @@ from .sources import DrivingItem, FrameSource, source_for
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EngineFactory = Callable[[EngineSettings], AnimationEngine]
+# Builds an engine from the settings, reporting one-line status messages (backend chosen,
+# fallbacks) through the callable it is given; e.g. monkeycam.engine.create_engine.
+StatusCallback = Callable[[str], None]
+EngineFactory = Callable[[EngineSettings, StatusCallback], AnimationEngine]
 Command = Callable[[AnimationEngine], None]
 
 RETRY_SECONDS = 1.0
@@ -160,16 +163,16 @@ class _StatsClock:
 
 
 class LivePipeline:
-    """The live animation loop (implements :class:`~monkeycam.engine.api.LivePipelineProtocol`).
+    """The live animation loop (implements :class:`~monkeycam.live.api.LivePipelineProtocol`).
 
     Args:
         settings: engine settings (used to build the engine when ``engine`` is None).
         driving: where motion comes from (a :class:`DrivingSpec`, or any FrameSource).
         source_image: the portrait to animate (may also be set later).
         engine: an engine to use; None builds one with ``engine_factory`` on the inference
-            thread when the pipeline starts.
-        engine_factory: builds the engine from the settings (default: :func:`create_engine`,
-            reporting backend fallbacks through ``on_status``).
+            thread when the pipeline starts (one of the two is required).
+        engine_factory: ``(settings, on_status) -> engine``, e.g.
+            ``monkeycam.engine.create_engine`` (its status messages reach ``on_status``).
         on_frame, on_error, on_status: callbacks, called from pipeline threads.
         virtual_camera: open the virtual camera when starting.
         vcam_backend: a pyvirtualcam backend name (None: the platform's).
@@ -193,8 +196,10 @@ class LivePipeline:
     ) -> None:
         self._settings = settings
         self._source = source_for(driving) if isinstance(driving, DrivingSpec) else driving
+        if engine is None and engine_factory is None:
+            raise TypeError("LivePipeline needs an engine or an engine_factory")
         self._engine = engine
-        self._engine_factory = engine_factory or self._create_engine
+        self._engine_factory = engine_factory
         self._on_frame = on_frame
         self._on_error = on_error
         self._on_status = on_status
@@ -408,15 +413,11 @@ class LivePipeline:
             if animated is not None:
                 self._output.put(_Output(item, animated))
 
-    def _create_engine(self, settings: EngineSettings) -> AnimationEngine:
-        from .engine import create_engine  # torch is imported here, on the inference thread
-
-        return create_engine(settings, on_status=self._status)
-
     def _build_engine(self) -> AnimationEngine | None:
         self._status("loading the model")
         try:
-            self._engine = self._engine_factory(self._settings)
+            assert self._engine_factory is not None
+            self._engine = self._engine_factory(self._settings, self._status)
         except (EngineError, ValueError, OSError) as error:
             self._fail(f"cannot start the engine: {error}")
             return None

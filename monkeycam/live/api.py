@@ -7,7 +7,6 @@ implement :class:`AnimationEngine`.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -151,13 +150,6 @@ class KeypointOverlay:
                 )
             )
         return shapes
-
-
-def keypoint_rgb(index: int, count: int) -> tuple[int, int, int]:
-    """A distinct, bright colour (RGB 0..255) for keypoint ``index`` of ``count``; the GUI and
-    every drawn image use the same colours."""
-    red, green, blue = colorsys.hsv_to_rgb((index / max(1, count)) % 1.0, 0.85, 1.0)
-    return round(red * 255), round(green * 255), round(blue * 255)
 
 
 @dataclass(frozen=True)
