@@ -1,4 +1,5 @@
 """The app window with the real engine: a face64 model saved in the test, the real live pipeline.
+Where the model is not what is tested (the outputs panel), a FakeEngine (tests/fakes.py) stands in.
 
 Offscreen (QT_QPA_PLATFORM=offscreen); settings are isolated per test by conftest's
 MONKEYCAM_CONFIG_DIR. Waits are on observable state (frames shown, signals), never on sleeps.
@@ -25,11 +26,13 @@ from PySide6.QtGui import QDropEvent
 
 from monkeycam.gui.images import rgb_from_qimage
 from monkeycam.gui.portraits import shipped_portraits
+from monkeycam.gui.session import EngineFactories, make_live_pipeline
 from monkeycam.gui.settings import AppState, SettingsStore
 from monkeycam.gui.window import MainWindow
 from monkeycam.io import VideoWriter, probe_video, read_image
 from monkeycam.live.api import EngineSettings
 from monkeycam.paths import assets_dir
+from tests.fakes import FakeEngine
 
 FRAME_TIMEOUT_MS = 60_000
 OUTPUT_SIZE = 128
@@ -86,12 +89,15 @@ def two_pose_video(tmp_path_factory) -> str:
 def make_window(qtbot, checkpoint):
     """Open a window on stored settings (the real engine with the test checkpoint by default)."""
 
-    def make(state: AppState | None = None, wait_for_portrait: bool = True, stored: bool = False) -> MainWindow:
-        """``stored``: open on the settings already in the config file (a restart)."""
+    def make(state: AppState | None = None, wait_for_portrait: bool = True, stored: bool = False,
+             fake_engine: bool = False) -> MainWindow:
+        """``stored``: open on the settings already in the config file (a restart);
+        ``fake_engine``: a FakeEngine behind the real pipeline instead of the model."""
         if not stored:
             state = state or AppState(engine=EngineSettings(checkpoint=checkpoint, output_size=OUTPUT_SIZE, smoothing=0.0))
             SettingsStore().save(state)
-        window = MainWindow()
+        fake = EngineFactories(lambda settings, on_status: FakeEngine(settings), make_live_pipeline, list)
+        window = MainWindow(factories=fake if fake_engine else None)
         qtbot.addWidget(window)
         if wait_for_portrait:
             with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
@@ -136,9 +142,9 @@ def test_window_opens_with_portraits_inputs_and_controls(qtbot, make_window):
     assert window.current_portrait() is not None
     assert window.current_portrait().box is not None, "the shipped portraits are detected as faces"
     assert window.crop_view.image() is not None
-    qtbot.waitUntil(lambda: window.driving_combo.findData("scripted") >= 0 and window._cameras is not None,
+    qtbot.waitUntil(lambda: window.driving.combo.findData("scripted") >= 0 and window.driving.cameras is not None,
                     timeout=FRAME_TIMEOUT_MS)
-    labels = [window.driving_combo.itemText(i) for i in range(window.driving_combo.count())]
+    labels = [window.driving.combo.itemText(i) for i in range(window.driving.combo.count())]
     assert any("Scripted motion" in label for label in labels)
     assert any("Video file" in label for label in labels)
     qtbot.waitUntil(lambda: window.controls.backend_label.text().startswith("in use: cpu"), timeout=FRAME_TIMEOUT_MS)
@@ -160,7 +166,7 @@ def test_missing_default_model_is_explained_in_the_window(qtbot, make_window, tm
 
 def test_scripted_motion_puts_changing_animated_frames_in_the_preview(qtbot, make_window):
     window = make_window()
-    window.set_driving_scripted()
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 3)
     first = output_pixels(window)
@@ -176,7 +182,7 @@ def test_scripted_motion_puts_changing_animated_frames_in_the_preview(qtbot, mak
 
 def test_video_drives_the_animation_with_the_face_box_shown(qtbot, make_window, moving_video):
     window = make_window()
-    window.set_driving_video(moving_video)
+    window.driving.set_video(moving_video)
     window.controls.keypoints_box.setChecked(True)
     start(qtbot, window)
     wait_for_frames(qtbot, window, 5)
@@ -194,7 +200,7 @@ def test_video_drives_the_animation_with_the_face_box_shown(qtbot, make_window, 
 
 def test_keypoint_ellipses_are_drawn_over_the_output(qtbot, make_window):
     window = make_window()
-    window.set_driving_scripted()
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 2)
     plain = rgb_from_qimage(window.output_view.grab().toImage())
@@ -209,7 +215,7 @@ def test_reset_reference_re_anchors_the_motion(qtbot, make_window, two_pose_vide
     """Relative motion: at the first frame the transferred keypoints are the source's; after the
     head moved they are not; Reset reference (key R) makes the current pose neutral again."""
     window = make_window()
-    window.set_driving_video(two_pose_video)
+    window.driving.set_video(two_pose_video)
     window.controls.keypoints_box.setChecked(True)
     start(qtbot, window)
     wait_for_frames(qtbot, window, 1)
@@ -255,16 +261,16 @@ def test_virtual_camera_backend_receives_the_animated_frames(qtbot, make_window,
     # Only this backend, so a real v4l2loopback device on a developer's machine stays untouched.
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {})
     pyvirtualcam.register_backend("monkeycam-test", RecordingVirtualCamera)
-    window = make_window()
-    window.set_driving_scripted()
-    window.vcam_box.setChecked(True)
-    assert window.vcam_label.text() == "on when the animation starts"
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    window.outputs.vcam_box.setChecked(True)
+    assert window.outputs.vcam_label.text() == "on when the animation starts"
     start(qtbot, window)
     qtbot.waitUntil(lambda: len(received) >= 3, timeout=FRAME_TIMEOUT_MS)
     assert all(frame.size == OUTPUT_SIZE * OUTPUT_SIZE * 3 for frame in received)
-    assert "test-virtual-camera" in window.vcam_label.text()
-    window.vcam_box.setChecked(False)
-    qtbot.waitUntil(lambda: window.vcam_label.text() == "off", timeout=FRAME_TIMEOUT_MS)
+    assert "test-virtual-camera" in window.outputs.vcam_label.text()
+    window.outputs.vcam_box.setChecked(False)
+    qtbot.waitUntil(lambda: window.outputs.vcam_label.text() == "off", timeout=FRAME_TIMEOUT_MS)
 
 
 def test_missing_virtual_camera_device_says_what_to_do(qtbot, make_window, monkeypatch):
@@ -275,12 +281,12 @@ def test_missing_virtual_camera_device_says_what_to_do(qtbot, make_window, monke
             raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99]")
 
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": NoDevice})
-    window = make_window()
-    window.set_driving_scripted()
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
     start(qtbot, window)
-    window.vcam_box.setChecked(True)
-    qtbot.waitUntil(lambda: "unavailable" in window.vcam_label.text(), timeout=FRAME_TIMEOUT_MS)
-    text = window.vcam_label.text()
+    window.outputs.vcam_box.setChecked(True)
+    qtbot.waitUntil(lambda: "unavailable" in window.outputs.vcam_label.text(), timeout=FRAME_TIMEOUT_MS)
+    text = window.outputs.vcam_label.text()
     assert "modprobe v4l2loopback" in text and "OBS" in text
     wait_for_frames(qtbot, window, 2)  # the preview keeps running
 
@@ -295,7 +301,7 @@ def test_bad_image_is_reported_and_the_app_keeps_working(qtbot, make_window, tmp
     assert "broken.png" in window.banner.text() and "not a readable image" in window.banner.text()
     assert str(bad) not in window.gallery.paths()
     assert window.current_portrait().path == good
-    window.set_driving_scripted()
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 2)
     assert window.session.running
@@ -303,7 +309,7 @@ def test_bad_image_is_reported_and_the_app_keeps_working(qtbot, make_window, tmp
 
 def test_portraits_switch_while_running_and_dropped_files_are_added(qtbot, make_window, tmp_path):
     window = make_window()
-    window.set_driving_scripted()
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 2)
     mine = tmp_path / "my portrait.png"
@@ -327,15 +333,15 @@ def test_portraits_switch_while_running_and_dropped_files_are_added(qtbot, make_
 
 
 def test_recording_writes_a_video_file(qtbot, make_window, tmp_path):
-    window = make_window()
-    window.set_driving_scripted()
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 1)
     target = tmp_path / "take.mp4"
-    window.start_recording(str(target))
+    window.outputs.start_recording(str(target))
     wait_for_frames(qtbot, window, 8)
     with qtbot.waitSignal(window.session.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
-        window.record_button.setChecked(False)
+        window.outputs.record_button.setChecked(False)
     assert finished.args == [f"Recording saved to {target}"]
     info = probe_video(target)
     assert (info.width, info.height) == (OUTPUT_SIZE, OUTPUT_SIZE) and info.frame_count >= 1
@@ -354,8 +360,8 @@ def test_settings_survive_a_restart(qtbot, make_window, checkpoint, tmp_path, mo
     window.controls.smoothing_slider.setValue(80)
     window.controls.size_combo.setCurrentIndex(window.controls.size_combo.findData(256))
     window.controls.keypoints_box.setChecked(True)
-    window.set_driving_video(moving_video)
-    window.vcam_box.setChecked(True)
+    window.driving.set_video(moving_video)
+    window.outputs.vcam_box.setChecked(True)
     # The offscreen screen is 800x800 and restoring clamps to it: change height and position.
     window.move(40, 30)
     window.resize(window.width(), 530)
@@ -370,8 +376,8 @@ def test_settings_survive_a_restart(qtbot, make_window, checkpoint, tmp_path, mo
     assert again.current_portrait().path == str(mine)
     assert str(mine) in again.gallery.paths()
     assert again.controls.keypoints_box.isChecked()
-    assert again.driving_spec().kind == "video" and again.driving_spec().path == moving_video
-    assert again.vcam_box.isChecked()
+    assert again.driving.spec().kind == "video" and again.driving.spec().path == moving_video
+    assert again.outputs.vcam_box.isChecked()
     assert (again.geometry().height(), again.geometry().y()) == (530, geometry.y())
     assert again.controls.absolute_button.isChecked() and again.controls.mirror_box.isChecked()
 
@@ -380,12 +386,12 @@ def test_undecodable_driving_video_is_reported_and_the_app_keeps_running(qtbot, 
     window = make_window()
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
-    window.set_driving_video(str(junk))
+    window.driving.set_video(str(junk))
     start(qtbot, window)
     qtbot.waitUntil(lambda: window.banner.level == "error", timeout=FRAME_TIMEOUT_MS)
     assert "junk.mp4" in window.banner.text() and "cannot be decoded" in window.banner.text()
     stop(qtbot, window)
-    window.set_driving_scripted()
+    window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 2)
 
@@ -407,11 +413,11 @@ def test_broken_checkpoint_is_reported_and_the_app_keeps_running(qtbot, make_win
 def test_a_remembered_camera_that_is_gone_falls_back_to_scripted_motion(qtbot, make_window, checkpoint):
     state = AppState(engine=EngineSettings(checkpoint=checkpoint), driving_kind="camera", camera_index=7)
     window = make_window(state)
-    qtbot.waitUntil(lambda: window._cameras is not None, timeout=FRAME_TIMEOUT_MS)
-    if any(camera.index == 7 for camera in window._cameras):
+    qtbot.waitUntil(lambda: window.driving.cameras is not None, timeout=FRAME_TIMEOUT_MS)
+    if any(camera.index == 7 for camera in window.driving.cameras):
         pytest.skip("this machine has a camera 7")
-    assert window.driving_spec().kind == "scripted"
-    assert window.driving_combo.currentData() == "scripted"
+    assert window.driving.spec().kind == "scripted"
+    assert window.driving.combo.currentData() == "scripted"
     assert "Camera 7 is not connected" in window.statusBar().currentMessage()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..live.api import BACKEND_NAMES, DrivingSpec, EngineSettings, SettingsError
+from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
 from ..paths import config_dir
 
 SCHEMA_VERSION = 1
@@ -50,10 +50,6 @@ class AppState:
     show_keypoints: bool = False
     virtual_camera: bool = False
     geometry: bytes = b""
-
-    def driving_spec(self) -> DrivingSpec:
-        """The driving input these settings describe."""
-        return DrivingSpec(kind=self.driving_kind, camera_index=self.camera_index, path=self.video_path)  # type: ignore[arg-type]
 
     def updated(self, **changes: Any) -> AppState:
         """A copy with ``changes`` applied."""
@@ -134,6 +130,8 @@ def _parse_engine_value(name: str, stored: object, default: EngineSettings) -> o
         return _as_optional_str(stored)
     if name == "backend":
         return _as_choice(stored, BACKEND_NAMES, current)
+    if isinstance(current, str):
+        return stored if isinstance(stored, str) else current
     if isinstance(current, bool):
         return _as_bool(stored, current)
     if isinstance(current, int):

@@ -1,4 +1,6 @@
-"""The monkeycam main window: portraits, driving input, previews, controls and status."""
+"""The monkeycam main window: composes the portraits column, the previews, the driving panel
+(:mod:`.driving`), the outputs panel (:mod:`.outputs`) and the settings panel (:mod:`.controls`),
+and runs the animation through a :class:`Session`."""
 
 from __future__ import annotations
 
@@ -7,8 +9,6 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -20,35 +20,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from ..live.api import DrivingSpec, EngineSettings, LiveFrame, VirtualCameraStatus
+from ..io.media import IMAGE_SUFFIXES
+from ..live.api import EngineSettings, LiveFrame
 from ..paths import default_checkpoint, weights_dir
 from .compat import protect_singletons
 from .controls import ControlsPanel
+from .driving import DrivingPanel
 from .images import qimage_from_rgb
+from .outputs import OutputsPanel
 from .portraits import FaceCropper, PortraitGallery, PortraitPreview, is_image_file, is_video_file, shipped_portraits
-from .session import CameraChoice, EngineFactories, EngineInfo, Session, real_engine_factories
+from .session import EngineFactories, EngineInfo, Session, real_engine_factories
 from .settings import AppState, SettingsStore
 from .views import FrameView, MessageBanner
 from .worker import SerialWorker
 
 STATUS_INTERVAL_MS = 500
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
-VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ")"
-RECORD_FILTER = "Video (*.mp4 *.avi *.webm)"
 CHECKPOINT_FILTER = "monkeycam checkpoints (*.safetensors)"
 RESET_KEYS = ("R", "Space")
-
-
-def driving_key(kind: str, camera_index: int = 0) -> str:
-    """The driving picker's item data: "camera:N", "scripted" or "video"."""
-    return f"camera:{camera_index}" if kind == "camera" else kind
-
-
-def parse_driving_key(key: str) -> tuple[str, int]:
-    """(kind, camera index) from :func:`driving_key`'s text."""
-    kind, _, index = key.partition(":")
-    return kind, int(index) if index else 0
 
 
 def model_problem(settings: EngineSettings) -> str | None:
@@ -92,7 +81,6 @@ class MainWindow(QMainWindow):
         self._previews: dict[str, PortraitPreview] = {}
         self._current: PortraitPreview | None = None
         self._show_keypoints = self._state.show_keypoints
-        self._cameras: list[CameraChoice] | None = None
         self._closed = False
         self._cropper = FaceCropper()
         self._portrait_worker = SerialWorker("portraits", self)
@@ -151,24 +139,12 @@ class MainWindow(QMainWindow):
         views.addWidget(self.output_view)
         layout = QVBoxLayout(column)
         layout.addLayout(views, 1)
-        layout.addLayout(self._build_driving_row())
+        self.driving = DrivingPanel(self._state.driving_kind, self._state.camera_index, self._state.video_path, column)
+        self.outputs = OutputsPanel(self.session, self._state.virtual_camera, column)
+        layout.addWidget(self.driving)
         layout.addLayout(self._build_action_row())
-        layout.addLayout(self._build_output_row())
+        layout.addWidget(self.outputs)
         return column
-
-    def _build_driving_row(self) -> QHBoxLayout:
-        self.driving_combo = QComboBox(self)
-        self.driving_combo.setObjectName("driving_input")
-        self.driving_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.driving_combo.setMinimumContentsLength(18)
-        self.video_label = QLabel(self)
-        self.choose_video_button = QPushButton("Choose video...", self)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Driving input:", self))
-        row.addWidget(self.driving_combo, 1)
-        row.addWidget(self.video_label, 1)
-        row.addWidget(self.choose_video_button)
-        return row
 
     def _build_action_row(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start", self)
@@ -182,33 +158,16 @@ class MainWindow(QMainWindow):
         row.addStretch(1)
         return row
 
-    def _build_output_row(self) -> QHBoxLayout:
-        self.vcam_box = QCheckBox("Virtual camera", self)
-        self.vcam_label = QLabel("off", self)
-        self.vcam_label.setObjectName("vcam_status")
-        self.vcam_label.setWordWrap(True)
-        self.vcam_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.record_button = QPushButton("Record...", self)
-        self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Record the animated output to a video file (while running)")
-        row = QHBoxLayout()
-        row.addWidget(self.vcam_box)
-        row.addWidget(self.vcam_label, 1)
-        row.addWidget(self.record_button)
-        return row
-
     def _connect(self) -> None:
         self.gallery.portrait_chosen.connect(self.choose_portrait)
         self.gallery.files_dropped.connect(self.open_files)
         self.add_portrait_button.clicked.connect(self._ask_for_portrait)
-        self.driving_combo.currentIndexChanged.connect(self._on_driving_changed)
-        self.choose_video_button.clicked.connect(self._ask_for_video)
+        self.driving.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.outputs.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.start_button.clicked.connect(self.toggle_running)
         self.reset_button.clicked.connect(self.reset_reference)
         for key in RESET_KEYS:
             QShortcut(QKeySequence(key), self, activated=self.reset_reference)
-        self.vcam_box.toggled.connect(self.set_virtual_camera)
-        self.record_button.toggled.connect(self._on_record_toggled)
         self.controls.settings_changed.connect(self._on_settings_changed)
         self.controls.show_keypoints_changed.connect(self._on_show_keypoints_changed)
         self.controls.choose_checkpoint_requested.connect(self._ask_for_checkpoint)
@@ -218,8 +177,6 @@ class MainWindow(QMainWindow):
         session.engine_ready.connect(self._on_engine_ready)
         session.engine_failed.connect(self._on_engine_failed)
         session.running_changed.connect(self._on_running_changed)
-        session.virtual_camera_status.connect(self._on_virtual_camera_status)
-        session.recording_finished.connect(self._on_recording_finished)
         session.error.connect(self.show_error)
         session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         session.cameras_found.connect(self._on_cameras_found)
@@ -234,11 +191,6 @@ class MainWindow(QMainWindow):
         self._state = state = state.updated(user_portraits=still_there)
         for path in shipped_portraits() + list(still_there):
             self.gallery.add_portrait(path)
-        self._fill_driving_combo()
-        self.vcam_box.blockSignals(True)
-        self.vcam_box.setChecked(state.virtual_camera)
-        self.vcam_box.blockSignals(False)
-        self.vcam_label.setText("on when the animation starts" if state.virtual_camera else "off")
         self._update_buttons()
         remembered = state.portrait if state.portrait and Path(state.portrait).is_file() else None
         initial = remembered or (self.gallery.paths() or [None])[0]
@@ -248,9 +200,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ state access (tests, settings)
 
     def state(self) -> AppState:
-        """The window's settings as they would be saved now."""
-        return self._state.updated(engine=self.controls.settings(), show_keypoints=self._show_keypoints,
-                                   geometry=bytes(self.saveGeometry().data()))
+        """The window's settings as they would be saved now (the panels hold the engine settings,
+        the driving choice and the virtual camera switch while the window is open)."""
+        return self._state.updated(
+            engine=self.controls.settings(), show_keypoints=self._show_keypoints,
+            virtual_camera=self.outputs.virtual_camera, geometry=bytes(self.saveGeometry().data()),
+            **self.driving.saved(),
+        )
 
     def save_settings(self) -> None:
         """Write the settings to the user's config file."""
@@ -279,7 +235,7 @@ class MainWindow(QMainWindow):
         """Files opened or dropped: images become portraits, a video becomes the driving input."""
         for path in paths:
             if is_video_file(path):
-                self.set_driving_video(path)
+                self.driving.set_video(path)
             elif is_image_file(path):
                 self.choose_portrait(path)
             else:
@@ -318,87 +274,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ driving input
 
-    def _fill_driving_combo(self) -> None:
-        combo = self.driving_combo
-        combo.blockSignals(True)
-        combo.clear()
-        if self._cameras is None:
-            combo.addItem("Looking for cameras...", "")
-            if self._state.driving_kind == "camera":  # the remembered one, until the list is known
-                combo.addItem(f"Camera {self._state.camera_index}", driving_key("camera", self._state.camera_index))
-        elif not self._cameras:
-            combo.addItem("No camera found: use scripted motion or a video", "")
-        for camera in self._cameras or []:
-            combo.addItem(camera.name, driving_key("camera", camera.index))
-        combo.addItem("Scripted motion (no camera needed)", driving_key("scripted"))
-        combo.addItem("Video file", driving_key("video"))
-        self._disable_placeholder_items()
-        combo.setCurrentIndex(self._driving_index())
-        combo.blockSignals(False)
-        self._show_video_choice()
-
-    def _disable_placeholder_items(self) -> None:
-        model = self.driving_combo.model()
-        for row in range(self.driving_combo.count()):
-            if not self.driving_combo.itemData(row):
-                model.item(row).setEnabled(False)
-
-    def _driving_index(self) -> int:
-        state = self._state
-        index = self.driving_combo.findData(driving_key(state.driving_kind, state.camera_index))
-        if index < 0:  # the remembered camera is gone (or not listed yet): scripted motion
-            index = self.driving_combo.findData(driving_key("scripted"))
-        return index
-
     def _on_cameras_found(self, cameras: list) -> None:
-        self._cameras = list(cameras)
-        state = self._state
-        if state.driving_kind == "camera" and all(camera.index != state.camera_index for camera in self._cameras):
-            self._state = state.updated(driving_kind="scripted")
-            if not self.session.running:
-                self.statusBar().showMessage(
-                    f"Camera {state.camera_index} is not connected: scripted motion is selected instead.", 10000)
-        self._fill_driving_combo()
-
-    def _on_driving_changed(self, _index: int) -> None:
-        data = self.driving_combo.currentData()
-        if not data:
-            return
-        kind, camera = parse_driving_key(data)
-        self._state = self._state.updated(driving_kind=kind, camera_index=camera if kind == "camera" else self._state.camera_index)
-        self._show_video_choice()
-        if kind == "video" and not self._state.video_path:
-            self._ask_for_video()
-
-    def _show_video_choice(self) -> None:
-        is_video = self._state.driving_kind == "video"
-        path = self._state.video_path
-        self.video_label.setVisible(is_video)
-        self.choose_video_button.setVisible(is_video)
-        self.video_label.setText(Path(path).name if path else "no video chosen")
-        self.video_label.setToolTip(path or "")
-
-    def _ask_for_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a driving video", str(Path.home()), VIDEO_FILTER)
-        if path:
-            self.set_driving_video(path)
-
-    def set_driving_video(self, path: str) -> None:
-        """Drive the animation with the video file ``path`` (looped)."""
-        self._state = self._state.updated(driving_kind="video", video_path=path)
-        self.driving_combo.blockSignals(True)
-        self.driving_combo.setCurrentIndex(self.driving_combo.findData(driving_key("video")))
-        self.driving_combo.blockSignals(False)
-        self._show_video_choice()
-
-    def set_driving_scripted(self) -> None:
-        """Drive the animation with the built-in scripted head motion."""
-        self._state = self._state.updated(driving_kind="scripted")
-        self.driving_combo.setCurrentIndex(self.driving_combo.findData(driving_key("scripted")))
-
-    def driving_spec(self) -> DrivingSpec:
-        """The driving input chosen now."""
-        return self._state.driving_spec()
+        self.driving.set_cameras(cameras, running=self.session.running)
 
     # ------------------------------------------------------------------ running
 
@@ -417,7 +294,8 @@ class MainWindow(QMainWindow):
             return
         self.banner.clear()
         assert self._current is not None
-        self.session.start(self.driving_spec(), self._current.image, self.controls.settings(), self.vcam_box.isChecked())
+        self.session.start(self.driving.spec(), self._current.image, self.controls.settings(),
+                           self.outputs.virtual_camera)
 
     def _start_problem(self) -> tuple[str, str, str | None] | None:
         problem = model_problem(self.controls.settings())
@@ -425,7 +303,7 @@ class MainWindow(QMainWindow):
             return problem, "error", "Choose checkpoint..."
         if self._current is None:
             return "Choose a portrait first (click one on the left, or add your own).", "info", None
-        spec = self.driving_spec()
+        spec = self.driving.spec()
         if spec.kind == "video" and not (spec.path and Path(spec.path).is_file()):
             return "Choose a driving video file first (or pick scripted motion).", "info", None
         return None
@@ -439,19 +317,15 @@ class MainWindow(QMainWindow):
     def _on_running_changed(self, running: bool) -> None:
         if not running:
             self.stats_label.setText("stopped")
-            if self.record_button.isChecked():
-                self.record_button.blockSignals(True)
-                self.record_button.setChecked(False)
-                self.record_button.blockSignals(False)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         running = self.session.running
         self.start_button.setText("Stop" if running else "Start")
         self.reset_button.setEnabled(running)
-        self.record_button.setEnabled(running)
+        self.outputs.set_running(running)
         for widget in (self.controls.choose_checkpoint_button, self.controls.default_checkpoint_button,
-                       self.controls.backend_combo, self.driving_combo, self.choose_video_button):
+                       self.controls.backend_combo, self.driving):
             widget.setEnabled(not running)
 
     def _poll_session(self) -> None:
@@ -521,46 +395,6 @@ class MainWindow(QMainWindow):
     def _on_engine_failed(self, message: str) -> None:
         self.controls.show_backend_in_use("in use: no model loaded")
         self.show_message(f"The model could not be loaded or run: {message}", "error", "Choose checkpoint...")
-
-    # ------------------------------------------------------------------ virtual camera and recording
-
-    def set_virtual_camera(self, enabled: bool) -> None:
-        """Turn the virtual camera output on or off (now, or when the animation starts)."""
-        self._state = self._state.updated(virtual_camera=enabled)
-        if self.session.running:
-            self.vcam_label.setText("starting..." if enabled else "off")
-            self.session.set_virtual_camera(enabled)
-        else:
-            self.vcam_label.setText("on when the animation starts" if enabled else "off")
-
-    def _on_virtual_camera_status(self, status: VirtualCameraStatus) -> None:
-        self.vcam_label.setText(status.describe() if self.vcam_box.isChecked() else "off")
-
-    def _on_record_toggled(self, checked: bool) -> None:
-        if not checked:
-            self.session.stop_recording()
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Record the animation to", str(Path.home() / "monkeycam.mp4"),
-                                              RECORD_FILTER)
-        if path:
-            self.start_recording(path)
-        else:
-            self.record_button.setChecked(False)
-
-    def start_recording(self, path: str) -> None:
-        """Record the animated output to ``path`` while the animation runs."""
-        self.record_button.blockSignals(True)
-        self.record_button.setChecked(True)
-        self.record_button.blockSignals(False)
-        self.record_button.setText("Stop recording")
-        self.session.start_recording(path)
-
-    def _on_recording_finished(self, message: str) -> None:
-        self.record_button.setText("Record...")
-        self.record_button.blockSignals(True)
-        self.record_button.setChecked(False)
-        self.record_button.blockSignals(False)
-        self.statusBar().showMessage(message, 10000)
 
     # ------------------------------------------------------------------ messages
 
