@@ -1,5 +1,6 @@
-"""The monkeycam desktop app (PySide6). Never imports torch: the engine is reached through
-:mod:`monkeycam.engine`'s factories, on a worker thread (see :mod:`monkeycam.gui.session`).
+"""The monkeycam desktop app (PySide6). Never imports torch: it uses the torch-free
+:mod:`monkeycam.live` layer, and reaches :mod:`monkeycam.engine` only through the session's
+factories, on a worker thread (see :mod:`monkeycam.gui.session`).
 
 Start it with ``python main.py`` or ``monkeycam app``.
 """
