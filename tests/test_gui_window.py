@@ -90,13 +90,15 @@ def make_window(qtbot, checkpoint):
     """Open a window on stored settings (the real engine with the test checkpoint by default)."""
 
     def make(state: AppState | None = None, wait_for_portrait: bool = True, stored: bool = False,
-             fake_engine: bool = False) -> MainWindow:
+             fake_engine: bool = False, fake_delay_s: float = 0.0) -> MainWindow:
         """``stored``: open on the settings already in the config file (a restart);
-        ``fake_engine``: a FakeEngine behind the real pipeline instead of the model."""
+        ``fake_engine``: a FakeEngine behind the real pipeline instead of the model (sleeping
+        ``fake_delay_s`` per frame, like a slow model)."""
         if not stored:
             state = state or AppState(engine=EngineSettings(checkpoint=checkpoint, output_size=OUTPUT_SIZE, smoothing=0.0))
             SettingsStore().save(state)
-        fake = EngineFactories(lambda settings, on_status: FakeEngine(settings), make_live_pipeline, list)
+        fake = EngineFactories(lambda settings, on_status: FakeEngine(settings, delay_s=fake_delay_s),
+                               make_live_pipeline, list)
         window = MainWindow(factories=fake if fake_engine else None)
         qtbot.addWidget(window)
         if wait_for_portrait:
@@ -173,7 +175,7 @@ def test_scripted_motion_puts_changing_animated_frames_in_the_preview(qtbot, mak
     assert first.shape == (OUTPUT_SIZE, OUTPUT_SIZE, 3)
     qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
     assert "frames/s" in window.stats_label.text() and "latency" in window.stats_label.text()
-    assert "dropped" in window.stats_label.text()
+    assert "skipped" in window.stats_label.text()
     assert window.driving_view.image() is None, "scripted motion has no camera frame"
     stop(qtbot, window)
     assert window.start_button.text() == "Start"
@@ -273,22 +275,76 @@ def test_virtual_camera_backend_receives_the_animated_frames(qtbot, make_window,
     qtbot.waitUntil(lambda: window.outputs.vcam_label.text() == "off", timeout=FRAME_TIMEOUT_MS)
 
 
-def test_missing_virtual_camera_device_says_what_to_do(qtbot, make_window, monkeypatch):
+def no_virtual_camera_device(monkeypatch) -> None:
+    """pyvirtualcam with only a backend that finds no device, as on a Linux without v4l2loopback."""
     import pyvirtualcam.camera
 
     class NoDevice:
         def __init__(self, **kw) -> None:
-            raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99]")
+            raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99].\n"
+                               "Did you run 'modprobe v4l2loopback'?\nSee also pyvirtualcam's README")
 
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": NoDevice})
+
+
+def preview_sizes(window: MainWindow) -> tuple:
+    return (window.driving_view.size(), window.output_view.size(), window.crop_view.size())
+
+
+@pytest.mark.parametrize("window_size", [(1280, 760), (1024, 600)])
+def test_missing_virtual_camera_device_says_what_to_do_in_one_line(qtbot, make_window, monkeypatch, window_size):
+    no_virtual_camera_device(monkeypatch)
+    window = make_window(fake_engine=True)
+    window.resize(*window_size)
+    window.driving.set_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 2)
+    before = preview_sizes(window)
+    window.outputs.vcam_box.setChecked(True)
+    label = window.outputs.vcam_label
+    qtbot.waitUntil(lambda: "No virtual camera" in label.text(), timeout=FRAME_TIMEOUT_MS)
+    assert "\n" not in label.text() and "modprobe v4l2loopback" in label.text()
+    assert not window.outputs.vcam_box.isChecked()  # unticked: the next start does not fail again
+    assert "No v4l2 loopback device found" in label.toolTip()
+    help_text = window.outputs.setup_text()
+    assert "v4l2loopback-dkms" in help_text and "OBS" in help_text and "No v4l2 loopback" in help_text
+    wait_for_frames(qtbot, window, 2)  # the preview keeps running
+    qtbot.wait(50)
+    assert preview_sizes(window) == before  # nothing was pushed around
+    assert window.size().width() == window_size[0] and window.size().height() <= window_size[1]
+    stop(qtbot, window)
+    start(qtbot, window)  # a new start does not try the missing device again
+    wait_for_frames(qtbot, window, 2)
+    assert not window.outputs.vcam_box.isChecked() and "No virtual camera" in label.text()
+
+
+def test_ctrl_return_starts_stops_and_starts_again(qtbot, make_window):
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    for expected in (True, False, True):
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: window.session.running == expected and not window.session.busy,
+                        timeout=FRAME_TIMEOUT_MS)
+        assert window.start_button.text() == ("Stop" if expected else "Start")
+    wait_for_frames(qtbot, window, 2)
+
+
+def test_a_model_too_slow_for_a_call_is_said_so(qtbot, make_window):
+    window = make_window(fake_engine=True, fake_delay_s=0.15)  # about 6 frames/s
+    window.driving.set_scripted()
+    start(qtbot, window)
+    qtbot.waitUntil(lambda: "too slow for a call" in window.banner.text(), timeout=FRAME_TIMEOUT_MS)
+    assert window.banner.level == "warning"
+
+
+def test_a_real_time_model_gets_no_speed_warning_and_the_stats_name_skipped_frames(qtbot, make_window):
     window = make_window(fake_engine=True)
     window.driving.set_scripted()
     start(qtbot, window)
-    window.outputs.vcam_box.setChecked(True)
-    qtbot.waitUntil(lambda: "unavailable" in window.outputs.vcam_label.text(), timeout=FRAME_TIMEOUT_MS)
-    text = window.outputs.vcam_label.text()
-    assert "modprobe v4l2loopback" in text and "OBS" in text
-    wait_for_frames(qtbot, window, 2)  # the preview keeps running
+    qtbot.waitUntil(lambda: window.session.running and window._speed_checked, timeout=FRAME_TIMEOUT_MS)
+    assert "too slow" not in window.banner.text()
+    assert "skipped" in window.stats_label.text() and "dropped" not in window.stats_label.text()
+    assert "newer one arrived" in window.stats_label.toolTip()
 
 
 def test_bad_image_is_reported_and_the_app_keeps_working(qtbot, make_window, tmp_path):

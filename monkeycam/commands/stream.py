@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
         help="live animation from a camera, a video or scripted motion to a virtual camera",
         description="Animate a portrait live, headless: driving motion from a camera, a video file (looped) "
         "or a built-in scripted head movement; output to a virtual camera (--vcam) and/or a video file "
-        "(--out). Prints frames per second, latency and dropped frames every second.",
+        "(--out). Prints frames per second, latency and skipped frames (camera frames replaced by a newer one "
+        "while the model was busy) every second.",
     )
     parser.add_argument("--source", required=True, metavar="IMG", help="source portrait")
     driving = parser.add_mutually_exclusive_group()
@@ -145,7 +146,7 @@ def _wait_and_report(pipeline, monitor: _Monitor, seconds: float | None) -> None
             break
         monitor.done.wait(REPORT_EVERY_SECONDS if remaining is None else min(REPORT_EVERY_SECONDS, remaining))
         stats = pipeline.stats()
-        print(f"{stats.fps:5.1f} fps | latency {stats.latency_ms:6.1f} ms | dropped {stats.dropped:4d} | "
+        print(f"{stats.fps:5.1f} fps | latency {stats.latency_ms:6.1f} ms | skipped {stats.dropped:4d} | "
               f"frames {stats.processed:5d} | {stats.backend}", flush=True)
 
 
@@ -159,5 +160,5 @@ def _print_summary(pipeline, monitor: _Monitor) -> None:
         f"done: {monitor.count} frames, {fps:.1f} frames/s end to end, engine median "
         f"{statistics.median(monitor.totals):.1f} ms/frame, median latency "
         f"{statistics.median(monitor.latencies):.1f} ms, "
-        f"{stats.dropped} dropped"
+        f"{stats.dropped} camera frames skipped (a newer one arrived)"
     )

@@ -7,13 +7,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+import sys
 
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
+
+from ..io.virtual_camera import LINUX_COMMAND, setup_help
 from ..live.api import VirtualCameraStatus
 from .session import Session
 
 RECORD_FILTER = "Video (*.mp4 *.avi *.webm)"
+
+
+def no_device_line(platform: str | None = None) -> str:
+    """The one line shown when no virtual camera could be opened: what to run (Linux) or start
+    (Windows, macOS); **How to set up** has the rest."""
+    if (platform or sys.platform).startswith("linux"):
+        return f"No virtual camera device. Run: {LINUX_COMMAND}"
+    return "No virtual camera. Install OBS Studio and start its virtual camera once."
 
 
 class OutputsPanel(QWidget):
@@ -37,8 +57,13 @@ class OutputsPanel(QWidget):
         self.vcam_box.setChecked(virtual_camera)
         self.vcam_label = QLabel("on when the animation starts" if virtual_camera else "off", self)
         self.vcam_label.setObjectName("vcam_status")
-        self.vcam_label.setWordWrap(True)
+        # one line that never resizes the window or pushes the previews (the tooltip has it whole)
+        self.vcam_label.setWordWrap(False)
+        self.vcam_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.vcam_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setup_button = QPushButton("How to set up...", self)
+        self.setup_button.setToolTip("How to get a virtual camera device that video-call apps can select")
+        self._last_problem = ""
         self.record_button = QPushButton("Record...", self)
         self.record_button.setCheckable(True)
         self.record_button.setToolTip("Record the animated output to a video file (while running)")
@@ -46,8 +71,10 @@ class OutputsPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.vcam_box)
         row.addWidget(self.vcam_label, 1)
+        row.addWidget(self.setup_button)
         row.addWidget(self.record_button)
         self.vcam_box.toggled.connect(self.set_virtual_camera)
+        self.setup_button.clicked.connect(self.show_setup_help)
         self.record_button.toggled.connect(self._on_record_toggled)
         session.virtual_camera_status.connect(self._on_virtual_camera_status)
         session.recording_finished.connect(self._on_recording_finished)
@@ -71,13 +98,41 @@ class OutputsPanel(QWidget):
             self.vcam_box.setChecked(enabled)  # toggled calls back here
             return
         if self._session.running:
-            self.vcam_label.setText("starting..." if enabled else "off")
+            if enabled or self.vcam_label.text() != no_device_line():
+                self._set_label("starting..." if enabled else "off")
             self._session.set_virtual_camera(enabled)
-        else:
-            self.vcam_label.setText("on when the animation starts" if enabled else "off")
+        elif enabled or self.vcam_label.text() != no_device_line():
+            self._set_label("on when the animation starts" if enabled else "off")
 
     def _on_virtual_camera_status(self, status: VirtualCameraStatus) -> None:
-        self.vcam_label.setText(status.describe() if self.vcam_box.isChecked() else "off")
+        if status.state == "unavailable":
+            # untick first (so the next start does not fail again), then say it in one line
+            self._last_problem = status.reason
+            self.vcam_box.setChecked(False)
+            self._set_label(no_device_line(), status.reason)
+            return
+        if self.vcam_box.isChecked():
+            self._set_label(status.describe())
+        elif self.vcam_label.text() != no_device_line():  # keep saying why it was unticked
+            self._set_label("off")
+
+    def _set_label(self, text: str, tooltip: str = "") -> None:
+        self.vcam_label.setText(text)
+        self.vcam_label.setToolTip(tooltip or text)
+
+    def setup_text(self) -> str:
+        """What **How to set up** shows: the last problem, if any, and the setup steps."""
+        problem = f"The virtual camera could not be opened: {self._last_problem}\n\n" if self._last_problem else ""
+        return (f"{problem}Video-call apps (Zoom, Teams, Meet in a browser, OBS) select monkeycam as a camera "
+                f"through a virtual camera device.\n\n{setup_help().replace('; ', chr(10) + chr(10))}\n\n"
+                "Then tick Virtual camera again.")
+
+    def show_setup_help(self) -> None:
+        """Open the setup instructions (text selectable, so the command can be copied)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Set up a virtual camera", self.setup_text(),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
 
     # ------------------------------------------------------------------ recording
 

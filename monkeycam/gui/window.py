@@ -38,6 +38,9 @@ STATUS_INTERVAL_MS = 500
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
 CHECKPOINT_FILTER = "monkeycam checkpoints (*.safetensors)"
 RESET_KEYS = ("R", "Space")
+START_STOP_KEYS = ("Ctrl+Return", "Ctrl+Enter")  # window shortcuts: a button's setText would clear its own
+REALTIME_FPS = 12.0  # below this many output frames/s a video call stutters visibly
+REALTIME_CHECK_FRAMES = 20  # judge the speed only once this many frames were animated
 
 
 def model_problem(settings: EngineSettings) -> str | None:
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
         self._current: PortraitPreview | None = None
         self._show_keypoints = self._state.show_keypoints
         self._closed = False
+        self._speed_checked = False
         self._cropper = FaceCropper()
         self._portrait_worker = SerialWorker("portraits", self)
         self.session = Session(factories or real_engine_factories(), self)
@@ -114,6 +118,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.stats_label = QLabel("stopped", self)
         self.stats_label.setObjectName("stats")
+        self.stats_label.setToolTip(
+            "Output frames per second; delay from camera capture to the animated frame; camera frames "
+            "skipped because a newer one arrived while the model was busy (normal: it keeps the delay low)")
         self.statusBar().addPermanentWidget(self.stats_label)
         self.resize(1280, 760)
 
@@ -149,7 +156,7 @@ class MainWindow(QMainWindow):
     def _build_action_row(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start", self)
         self.start_button.setObjectName("start_stop")
-        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_button.setToolTip("Start or stop the animation (Ctrl+Return)")
         self.reset_button = QPushButton("Reset reference (R)", self)
         self.reset_button.setToolTip("Re-anchor the motion on your current pose (keys R or Space)")
         row = QHBoxLayout()
@@ -168,6 +175,8 @@ class MainWindow(QMainWindow):
         self.reset_button.clicked.connect(self.reset_reference)
         for key in RESET_KEYS:
             QShortcut(QKeySequence(key), self, activated=self.reset_reference)
+        for key in START_STOP_KEYS:
+            QShortcut(QKeySequence(key), self, activated=self.toggle_running)
         self.controls.settings_changed.connect(self._on_settings_changed)
         self.controls.show_keypoints_changed.connect(self._on_show_keypoints_changed)
         self.controls.choose_checkpoint_requested.connect(self._ask_for_checkpoint)
@@ -293,6 +302,7 @@ class MainWindow(QMainWindow):
             self.show_message(*problem)
             return
         self.banner.clear()
+        self._speed_checked = False
         assert self._current is not None
         self.session.start(self.driving.spec(), self._current.image, self.controls.settings(),
                            self.outputs.virtual_camera)
@@ -342,6 +352,7 @@ class MainWindow(QMainWindow):
         keypoints = animated.keypoints if self._show_keypoints else None
         self.output_view.show_image(qimage_from_rgb(animated.image), keypoints=keypoints)
         self._show_stats(frame)
+        self._check_speed(frame)
         self.frame_shown.emit()
 
     def _show_driving(self, frame: LiveFrame) -> None:
@@ -357,7 +368,19 @@ class MainWindow(QMainWindow):
     def _show_stats(self, frame: LiveFrame) -> None:
         stats = frame.stats
         self.stats_label.setText(f"{stats.fps:.1f} frames/s | latency {stats.latency_ms:.0f} ms | "
-                                 f"dropped {stats.dropped} | {stats.backend or 'backend ?'}")
+                                 f"skipped {stats.dropped} | {stats.backend or 'backend ?'}")
+
+    def _check_speed(self, frame: LiveFrame) -> None:
+        """Once per start: say so when the model cannot keep up with a call on this machine."""
+        stats = frame.stats
+        if self._speed_checked or stats.processed < REALTIME_CHECK_FRAMES or stats.fps <= 0:
+            return
+        self._speed_checked = True
+        if stats.fps < REALTIME_FPS:
+            self.show_message(
+                f"This model is too slow for a call here: {stats.fps:.1f} frames/s, "
+                f"{stats.latency_ms:.0f} ms delay. Use \"Use default\" (backend auto picks the model "
+                "that runs in real time on this machine) or a smaller checkpoint.", "warning")
 
     # ------------------------------------------------------------------ model
 
