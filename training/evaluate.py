@@ -344,7 +344,7 @@ def evaluate_checkpoint(
     try:
         model.eval()
         use_faces = looks_like_faces(videos.clips, landmarks) if faces is None else faces
-        log.info(f"face landmarks (AKD, MKR): {'on' if use_faces else 'off'}")
+        log.info(f"face landmarks (AKD, MKR, AED): {'on' if use_faces else 'off'}")
         if use_faces and identity is not False:
             encoder, aed_note = _identity_encoder(required=identity is True)
         results = _evaluate_all(model, videos.clips, landmarks if use_faces else None, batch_size, device,

@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each video")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=None,
-                        help="compute AKD/MKR with face landmarks (default: on when face mesh finds faces in "
+                        help="compute AKD/MKR/AED with face landmarks (default: on when face mesh finds faces in "
                         "the first frames)")
     parser.add_argument("--batch-size", type=int, default=16, help="driving frames per forward pass (default 16)")
     parser.add_argument("--split", choices=("test", "train", "all"), default="test",
