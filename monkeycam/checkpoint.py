@@ -8,6 +8,7 @@ one-line message that names the file and the problem.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from .model import ModelConfig, MonkeyNet, build_model
 FORMAT_NAME = "monkeycam-checkpoint"
 FORMAT_VERSION = 1
 NETWORKS = ("kp_detector", "generator", "discriminator")
+SAFETENSORS_HEADER_LIMIT = 100_000_000  # bytes; safetensors refuses larger headers too
 
 
 class CheckpointError(UserError, ValueError):
@@ -85,8 +87,8 @@ def save_checkpoint(
 def read_info(path: str | os.PathLike) -> CheckpointInfo:
     """Read the config and metadata of a checkpoint without loading its weights."""
     path = Path(path)
-    header, keys = _open_header(path)
-    return _info_from_header(path, header, keys)
+    header, shapes = _open_header(path)
+    return _info_from_header(path, header, shapes)
 
 
 def load_checkpoint(
@@ -103,8 +105,8 @@ def load_checkpoint(
         expect: when given, the file's config must equal it (e.g. when resuming training).
     """
     path = Path(path)
-    header, keys = _open_header(path)
-    info = _info_from_header(path, header, keys)
+    header, shapes = _open_header(path)
+    info = _info_from_header(path, header, shapes)
     if expect is not None and expect != info.config:
         raise CheckpointError(f"{path} holds {_describe(info.config)}, but {_describe(expect)} was expected")
     if with_discriminator and "discriminator" not in info.networks:
@@ -149,44 +151,110 @@ def _prefixed(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Te
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def _open_header(path: Path) -> tuple[dict[str, str], list[str]]:
+def _open_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {}), list(handle.keys())
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+            return dict(handle.metadata() or {}), shapes
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(_why_unreadable(path, error)) from None
 
 
 def _why_unreadable(path: Path, error: Exception) -> str:
     with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+        head = handle.read(9)
+    header_size = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    if head[8:9] == b"{":  # a safetensors header starts there
+        if header_size > SAFETENSORS_HEADER_LIMIT:
+            return f"{path} has a {header_size / 1e6:.0f} MB safetensors header; checkpoints over 100 MB of header are refused"
+        return f"{path} is truncated or corrupt ({one_line(error, 160)})"
+    if head[:2] == b"PK" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
         return (
             f"{path} is a PyTorch pickle, not a monkeycam checkpoint; if it is an original Monkey-Net "
             f"checkpoint, convert it with: monkeycam convert {path} OUT.safetensors"
         )
-    if len(head) == 8 and int.from_bytes(head, "little") < 100_000_000 and head[:1] != b"{":
-        return f"{path} is truncated or corrupt ({one_line(error)})"
+    if len(head) < 9:
+        return f"{path} is empty or truncated (not a safetensors file)"
     return f"{path} is not a monkeycam checkpoint (not a safetensors file)"
 
 
-def _info_from_header(path: Path, header: dict[str, str], keys: list[str]) -> CheckpointInfo:
+def _info_from_header(path: Path, header: dict[str, str], shapes: dict[str, tuple[int, ...]]) -> CheckpointInfo:
+    """The file's config and metadata, after checking the config is sane and describes the
+    tensors the file holds (nothing is built or allocated before that)."""
     if header.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is a safetensors file but not a monkeycam checkpoint (no monkeycam header)")
-    version = int(header.get("format_version", "0"))
+    version_text = header.get("format_version", "0")
+    if not version_text.isdigit():
+        raise CheckpointError(f"{path} has an invalid format_version {version_text[:20]!r} (expected a number)")
+    version = int(version_text)
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} uses checkpoint format {version}; this monkeycam reads up to {FORMAT_VERSION}")
     try:
-        config = ModelConfig.from_json(header["config"])
+        raw = json.loads(header["config"])
+        check_config_bounds(raw)
+        config = ModelConfig.from_dict(raw)
+    except (KeyError, ValueError, TypeError, RecursionError) as error:
+        raise CheckpointError(f"{path} has an invalid model config: {one_line(error, 200)}") from None
+    try:
         metadata = json.loads(header.get("metadata", "{}"))
-    except (KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path} has an invalid model config: {error}") from None
-    networks = tuple(n for n in NETWORKS if any(k.startswith(n + ".") for k in keys))
+    except (ValueError, RecursionError) as error:
+        raise CheckpointError(f"{path} has invalid metadata ({one_line(error, 120)})") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path} has invalid metadata (a {type(metadata).__name__}, expected a mapping)")
+    _check_shapes(path, config, shapes)
+    networks = tuple(n for n in NETWORKS if any(k.startswith(n + ".") for k in shapes))
     return CheckpointInfo(config=config, metadata=metadata, networks=networks, path=path)
+
+
+# Sane bounds for a stored config: a file claiming more is refused before anything is built.
+CONFIG_LIMITS = {
+    "image_size": (16, 2048), "num_channels": (1, 4), "num_kp": (1, 256), "block_expansion": (1, 512),
+    "max_features": (1, 4096), "num_blocks": (1, 8), "num_refinement_blocks": (0, 32), "num_group_blocks": (0, 32),
+}
+
+
+def check_config_bounds(raw: Any, where: str = "") -> None:
+    """ValueError when a stored config (the dict of :meth:`ModelConfig.to_dict`) has a size that is
+    not an integer within CONFIG_LIMITS, a float that is not finite, or a scale factor outside
+    (0, 1]. Checked on the plain dict, before a ModelConfig (or anything else) is built."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where.rstrip('.') or 'config'}: expected a mapping, got {type(raw).__name__}")
+    for key, value in raw.items():
+        name = f"{where}{key}"
+        if isinstance(value, dict):
+            check_config_bounds(value, name + ".")
+        elif key in CONFIG_LIMITS:
+            low, high = CONFIG_LIMITS[key]
+            if type(value) is not int or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if key == "scale_factor" and not (type(value) in (int, float) and 0 < value <= 1):
+            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+
+
+def _check_shapes(path: Path, config: ModelConfig, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The file's tensors must be exactly those of the model its config describes (compared
+    on torch's meta device: no memory is allocated)."""
+    with torch.device("meta"):
+        expected = {f"{name}.{key}": tuple(value.shape) for name in NETWORKS
+                    for key, value in getattr(build_model(config, with_discriminator=True), name).state_dict().items()}
+    present = {name for name in NETWORKS if any(k.startswith(name + ".") for k in shapes)}
+    if not {"kp_detector", "generator"} <= present:
+        raise CheckpointError(f"{path} lacks the keypoint detector or generator weights")
+    wanted = {k: v for k, v in expected.items() if k.split(".", 1)[0] in present}
+    missing = sorted(set(wanted) - set(shapes))
+    unexpected = sorted(set(shapes) - set(wanted))
+    wrong = [k for k in wanted if k in shapes and shapes[k] != wanted[k]]
+    problem = (f"{len(missing)} missing tensor(s) (e.g. {missing[0]})" if missing else
+               f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})" if unexpected else
+               f"{wrong[0]} is {shapes[wrong[0]]}, the config needs {wanted[wrong[0]]}" if wrong else None)
+    if problem:
+        raise CheckpointError(f"{path}: its weights do not match its model config ('{config.name}'): {problem}")
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

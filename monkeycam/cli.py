@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import MonkeycamError, one_line, user_errors
+from .errors import MonkeycamError, UserError, one_line, user_errors
 
 # Subcommands are the modules of monkeycam/commands/ that define add_parser(subparsers),
 # listed in this order first, then any other in alphabetical order.
@@ -58,12 +61,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    _terminate_like_ctrl_c()
     try:
         with user_errors(OSError):  # a path, a device or the disk: the user's environment
-            return int(handler(args) or 0)
+            status = int(handler(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not in an "Exception ignored" at exit
+            return status
     except KeyboardInterrupt:
         print("monkeycam: interrupted", file=sys.stderr)
         return 130
+    except UserError as error:
+        if isinstance(error.__cause__, BrokenPipeError) or isinstance(error, BrokenPipeError):
+            return _reader_went_away()
+        if args.verbose:
+            raise
+        print(f"monkeycam {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 1
     except MonkeycamError as error:
         if args.verbose:
             raise
@@ -77,3 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (kill, a service manager, a closed terminal session) stops a command the way
+    Ctrl-C does: outputs are finished or removed, training saves a checkpoint."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _reader_went_away() -> int:
+    """stdout was closed by its reader (``monkeycam presets | head``): stop quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the final flush at exit must not fail again
+    return 141  # 128 + SIGPIPE, as a shell reports it

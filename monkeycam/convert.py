@@ -9,6 +9,7 @@ depth and may be overridden.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint import CheckpointError, load_network_weights, save_checkpoint
+from .checkpoint import CheckpointError, check_config_bounds, load_network_weights, save_checkpoint
 from .errors import one_line, user_errors
 from .model import (
     AblationConfig,
@@ -41,12 +42,19 @@ def load_original(path: str | os.PathLike) -> dict[str, StateDict]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or broken files
+        if "weights only" in str(error).lower():  # never pass on torch's advice to unpickle arbitrary code
+            raise CheckpointError(f"{path} holds Python objects besides tensors; monkeycam reads only plain "
+                                  "tensors and never runs code from a checkpoint") from None
         raise CheckpointError(f"{path} cannot be read as a PyTorch checkpoint ({one_line(error, 200)})") from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]  # the parity fixture nests them
     if not isinstance(data, dict) or not {"kp_detector", "generator"} <= set(data):
         raise CheckpointError(f"{path} is not an original Monkey-Net checkpoint (no kp_detector/generator weights)")
-    return {name: data[name] for name in ("kp_detector", "generator", "discriminator") if name in data}
+    states = {name: data[name] for name in ("kp_detector", "generator", "discriminator") if name in data}
+    for name, state in states.items():
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise CheckpointError(f"{path}: its {name} entry is not a state dict of tensors")
+    return states
 
 
 def to_2d_state_dict(state: StateDict) -> StateDict:
@@ -152,8 +160,13 @@ def convert_checkpoint(
     """Convert ``original`` into a monkeycam checkpoint at ``out`` (written atomically)."""
     original = Path(original)
     states = {k: to_2d_state_dict(v) for k, v in load_original(original).items()}
+    if image_size is not None and not 16 <= image_size <= 2048:
+        raise CheckpointError(f"--image-size must be from 16 to 2048 pixels, got {image_size}")
+    if motion_scale is not None and not (math.isfinite(motion_scale) and 0 < motion_scale <= 1):
+        raise CheckpointError(f"--motion-scale must be in (0, 1], got {motion_scale}")
     with user_errors(ValueError, prefix=f"{original}: "):  # the model config rejects the sizes given or inferred
         config = infer_config(states, image_size, motion_scale, name or original.stem)
+        check_config_bounds(config.to_dict())
     model = build_model(config, with_discriminator="discriminator" in states)
     for network_name, state in states.items():
         load_network_weights(getattr(model, network_name), state, f"{original} ({network_name})")

@@ -8,6 +8,7 @@ file is reported instead of silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,18 +170,93 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     for key, value in data.items():
         if key == "augment":
             value = _build(AugmentConfig, value, f"{where}.augment")
-        elif isinstance(value, list):
-            value = tuple(value)
+        else:
+            value = _checked(names[key].type, value, f"{where}.{key}")
         kwargs[key] = value
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    _check_ranges(built, where)
+    return built
+
+
+# The YAML types each annotation accepts (bool is not a number here, a number is not a bool).
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+_SCALARS = {"int": (_is_int, "an integer"), "float": (_is_number, "a finite number"),
+            "bool": (lambda v: isinstance(v, bool), "true or false"), "str": (lambda v: isinstance(v, str), "a string")}
+
+
+def _checked(annotation: str, value: Any, where: str) -> Any:
+    """``value`` from YAML as the annotated type (lists become tuples); ConfigError otherwise."""
+    options = [part.strip() for part in annotation.split("|")]
+    if value is None:
+        if "None" in options:
+            return None
+        raise ConfigError(f"{where} needs a value")
+    kind = next(option for option in options if option != "None")
+    if kind.startswith("tuple["):
+        inner = [part.strip() for part in kind[len("tuple["):-1].split(",")]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        if inner[-1] != "..." and len(value) != len(inner):
+            raise ConfigError(f"{where} must be a list of {len(inner)} values, got {list(value)!r}")
+        test, what = _SCALARS[inner[0]]
+        if not all(test(item) for item in value):
+            raise ConfigError(f"{where} must be a list of {what.split(' ', 1)[1]}s, got {list(value)!r}")
+        return tuple(value)
+    test, what = _SCALARS[kind]
+    if kind == "float" and isinstance(value, str):  # YAML reads 2e-4 (no dot) as text
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if not test(value):
+        raise ConfigError(f"{where} must be {what}, got {value!r}")
+    return value
+
+
+def _check_ranges(config: Any, where: str) -> None:
+    """Values a training cannot use (a zero interval, a negative rate, a probability over 1)."""
+    limits: dict[str, tuple[float, float]] = {
+        "lr": (1e-12, 10.0), "gamma": (1e-12, 10.0), "checkpoint_every": (1, math.inf), "log_every": (1, math.inf),
+        "image_every": (1, math.inf), "max_frames": (2, math.inf), "frame_size": (16, 2048),
+        "gan_weight": (0.0, math.inf), "equivariance_weight": (0.0, math.inf), "equivariance_strength": (0.0, 1.0),
+        "landmark_weight": (0.0, math.inf), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
+        "saturation": (0.0, 1.0), "hue": (0.0, 0.5), "synthetic_pairs": (0.0, 1.0), "warp_strength": (0.0, 1.0),
+    }
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if item.name in limits and value is not None:
+            low, high = limits[item.name]
+            if not low <= value <= high:
+                shown = f"{low:g}..{high:g}" if high < math.inf else f">= {low:g}"
+                raise ConfigError(f"{where}.{item.name} must be {shown}, got {value!r}")
+    betas = getattr(config, "betas", None)
+    if betas is not None and not all(0.0 <= beta < 1.0 for beta in betas):
+        raise ConfigError(f"{where}.betas must be two numbers in [0, 1), got {list(betas)!r}")
+    crop = getattr(config, "crop_scale", None)
+    if crop is not None and not 0.0 < crop[0] <= crop[1] <= 1.0:
+        raise ConfigError(f"{where}.crop_scale must be (min, max) with 0 < min <= max <= 1, got {list(crop)!r}")
+    for name in ("milestones", "pyramid_weights", "feature_matching_weights"):
+        values = getattr(config, name, None) or ()
+        if any(value < 0 for value in values):
+            raise ConfigError(f"{where}.{name} must not hold negative values, got {list(values)!r}")
 
 
 def model_from_dict(data: dict[str, Any]) -> ModelConfig:
     """``{preset: NAME, overrides: {...}}`` or ``{config: {...full ModelConfig...}}``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"model: expected a mapping (preset/overrides or config), got {data!r}")
     unknown = sorted(set(data) - {"preset", "overrides", "config"})
     if unknown:
         raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}")
     if "config" in data:
+        _check_model_values(data["config"])
         return ModelConfig.from_dict(data["config"])
     if "preset" not in data:
         raise ConfigError("model: give either 'preset' (with optional 'overrides') or a full 'config'")
@@ -190,7 +266,18 @@ def model_from_dict(data: dict[str, Any]) -> ModelConfig:
             base[key] = {**base[key], **value}
         else:
             base[key] = value
+    _check_model_values(base)
     return ModelConfig.from_dict(base)
+
+
+def _check_model_values(raw: Any) -> None:
+    """The checkpoint's bounds (sizes are integers in range, floats finite) on a YAML model."""
+    from monkeycam.checkpoint import check_config_bounds
+
+    try:
+        check_config_bounds(raw, "model.")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
@@ -204,6 +291,10 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {one_line(error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping with model, train and data sections, not {type(data).__name__}")
+    if not isinstance(data.get("data"), (str, type(None))):
+        raise ConfigError(f"{path}: data must be a folder path, got {data['data']!r}")
     unknown = sorted(set(data) - {"model", "train", "data"})
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")

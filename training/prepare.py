@@ -41,7 +41,7 @@ from tqdm import tqdm
 from monkeycam.errors import UserError
 from monkeycam.face import CropBox, FaceBox, FaceDetector, crop_square, whole_frame_box
 from monkeycam.io import MediaError, VideoWriter
-from monkeycam.io.atomic import atomic_path
+from monkeycam.io.atomic import atomic_path, check_output
 
 from .data import (
     MIN_FRAMES,
@@ -214,9 +214,8 @@ def plan_inputs(in_dir: Path, out_dir: Path) -> list[tuple[Path, str, Path]]:
 
 def check_output_folder(in_dir: Path, out_dir: Path) -> None:
     """Fail early, with one line, when OUT_DIR cannot receive the clips (nothing is created)."""
-    resolved_in, resolved_out = in_dir.resolve(), out_dir.resolve()
-    if resolved_out == resolved_in or resolved_in in resolved_out.parents:
-        raise PrepareError(f"the output folder {out_dir} must not be the input folder or inside it")
+    check_output(out_dir, input_folders=[in_dir], what="the output folder")
+    resolved_out = out_dir.resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise PrepareError(f"output {out_dir} exists and is not a folder")
     existing = next(p for p in (resolved_out, *resolved_out.parents) if p.exists())

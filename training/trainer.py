@@ -455,8 +455,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "initialised_from": json.dumps(self.initialised_from),
         }
-        with atomic_path(self.out_dir / "state.pt") as tmp:
-            torch.save(state, tmp)
+        with atomic_path(self.out_dir / "state.pt") as tmp, open(tmp, "wb") as handle:
+            torch.save(state, handle)  # through a Python file: a full disk raises an OSError
         return save_checkpoint(self.out_dir / "model.safetensors", self.model, metadata=self.metadata())
 
     def metadata(self) -> dict[str, Any]:
@@ -484,7 +484,8 @@ class Trainer:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for broken files
-            raise TrainingError(f"--resume: {path} is unreadable ({one_line(error, 160)})") from None
+            why = "it is empty" if path.stat().st_size == 0 else one_line(error, 160)
+            raise TrainingError(f"--resume: {path} is unreadable or incomplete ({why})") from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise TrainingError(f"--resume: {path} is not a monkeycam training state")
         return state

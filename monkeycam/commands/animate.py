@@ -6,6 +6,7 @@ import argparse
 import statistics
 import time
 
+from ..io.atomic import check_output
 from ._engine_options import (
     add_animation_options,
     add_model_options,
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import VideoWriter, iter_video, probe_video, read_image
 
     quiet_video_decoder()
+    check_output(args.out, inputs=[args.source, args.driving, args.checkpoint], what="--out")
     settings = settings_from_args(args)
     source = read_image(args.source)
     video = probe_video(args.driving)

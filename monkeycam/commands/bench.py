@@ -8,7 +8,9 @@ import os
 import platform
 from pathlib import Path
 
+from ..engine.api import BACKEND_NAMES
 from ..errors import UserError
+from ..io.atomic import atomic_path, check_output
 from ._engine_options import (
     add_animation_options,
     add_model_options,
@@ -48,10 +50,13 @@ def run(args: argparse.Namespace) -> int:
     quiet_video_decoder()
     if args.frames < 1 or args.warmup < 0:
         raise UserError("--frames must be positive and --warmup not negative")
+    unknown = [name for name in args.backend or () if name not in BACKEND_NAMES or name == "auto"]
+    if unknown:
+        raise UserError(f"unknown --backend {unknown[0]!r} (choose from {', '.join(n for n in BACKEND_NAMES if n != 'auto')})")
     args.backend_list = args.backend or available_backends()
     args.backend = "auto"
     settings = settings_from_args(args)
-    json_path = _checked_json_path(args.json)
+    json_path = _checked_json_path(args.json, args.checkpoint)
     model, model_name = _load_model(args)
     source, other, driving = _inputs(args, model.config.image_size)
     face = face_detection_choice(args)
@@ -65,15 +70,16 @@ def run(args: argparse.Namespace) -> int:
         _print_result(result)
         results.append(result)
     if json_path is not None:
-        json_path.write_text(json.dumps(as_json(results, context), indent=2))
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(as_json(results, context), indent=2))
         print(f"wrote {json_path}")
     return 0 if any(result.available for result in results) else 1
 
 
-def _checked_json_path(path: str | None) -> Path | None:
+def _checked_json_path(path: str | None, checkpoint: str | None) -> Path | None:
     if path is None:
         return None
-    json_path = Path(path)
+    json_path = check_output(path, inputs=[checkpoint], what="--json")
     if not json_path.parent.is_dir():
         raise UserError(f"output folder does not exist: {json_path.parent}")
     if not os.access(json_path.parent, os.W_OK):

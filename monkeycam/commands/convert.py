@@ -25,7 +25,10 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..convert import convert_checkpoint
+    from ..io.atomic import check_output
     from ..model import build_model, count_parameters
+
+    check_output(args.out, inputs=[args.original], what="output")
 
     config = convert_checkpoint(args.original, args.out, args.image_size, args.motion_scale, args.name)
     model = build_model(config)

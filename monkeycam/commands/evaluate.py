@@ -7,6 +7,7 @@ import argparse
 
 from ..errors import UserError
 from ..live.api import BACKEND_NAMES
+from ..io.atomic import check_output
 
 
 def add_parser(subparsers) -> None:
@@ -73,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-frames must be at least 2, got {args.max_frames}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.json:
+        check_output(args.json, inputs=[args.checkpoint], input_folders=[args.data], what="--json")
+    if args.save_video:
+        check_output(args.save_video, inputs=[args.checkpoint], input_folders=[args.data], what="--save-video",
+                     out_is_folder=True)  # the videos go straight into DIR
     report = evaluate_checkpoint(
         args.checkpoint, args.data, json_path=args.json, save_video=args.save_video, max_frames=args.max_frames,
         device=args.device, faces=args.faces, batch_size=args.batch_size, split=args.split,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from ..io.atomic import check_output
 from ._engine_options import add_model_options, face_detection_choice, quiet_video_decoder, warn
 
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..live import EngineSettings
 
     quiet_video_decoder()
+    check_output(args.out, inputs=[*args.portraits, args.driving, args.checkpoint], what="--out")
     indices = sorted({int(i) for i in args.frames.split(",") if i.strip()})
     if not indices or indices[0] < 0:
         raise UserError(f"--frames must list frame indices >= 0, got {args.frames!r}")

@@ -9,6 +9,7 @@ import threading
 import time
 
 from ..errors import UserError
+from ..io.atomic import check_output
 from ._engine_options import (
     add_animation_options,
     add_model_options,
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     quiet_video_decoder()
     if args.frames is not None and args.frames < 1 or args.seconds is not None and args.seconds <= 0:
         raise UserError("--frames and --seconds must be positive")
+    if args.out:
+        check_output(args.out, inputs=[args.source, args.driving, args.checkpoint], what="--out")
     settings = settings_from_args(args)
     source = read_image(args.source)
     spec = driving_spec(args)
@@ -115,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         pipeline.stop()
     _print_summary(pipeline, monitor)
+    if args.out and pipeline.recording_error:
+        return 1  # the reason was said on stderr when it happened; no earlier file was replaced
     return 1 if errors and monitor.count == 0 else 0
 
 

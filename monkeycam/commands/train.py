@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 
 from ..errors import UserError
 
@@ -23,6 +25,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data", help="dataset folder (overrides the config's data)")
     parser.add_argument("--out", required=True, help="run folder for checkpoints and logs")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run in an --out that holds an earlier run (its files are deleted)")
     parser.add_argument("--init-from", help="start from the keypoint detector and generator of this checkpoint")
     parser.add_argument("--init-partial", action="store_true",
                         help="with --init-from: the checkpoint may hold another model; take every tensor whose "
@@ -82,10 +86,19 @@ def run(args: argparse.Namespace) -> int:
 
     from ..torch_runtime import configure_cpu, resolve_device
 
+    from monkeycam.io.atomic import check_output
+    from training.run_folder import check_run_folder, claim_run_folder
+
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UserError(f"--max-minutes must be positive, got {args.max_minutes}")
     experiment = _experiment(args)
     device = resolve_device(args.device)
     if args.resume and not (Path(args.out) / "state.pt").exists():
         raise UserError(f"--resume: no training state at {Path(args.out) / 'state.pt'}")
+    config_file = args.config if Path(args.config).is_file() else None  # else a built-in name
+    check_output(args.out, inputs=[config_file, args.init_from], input_folders=[experiment.data], what="--out",
+                 out_is_folder=True)
+    check_run_folder(args.out, args.resume, args.overwrite)
     if device == "cpu":
         configure_cpu(args.threads)
     frame_size = experiment.train.frame_size or experiment.model.image_size
@@ -99,16 +112,28 @@ def run(args: argparse.Namespace) -> int:
     points = _landmark_points(experiment, clips, args) if experiment.train.landmark_weight > 0 else None
     frames = sum(len(clip) for clip in clips)
     description = f"{experiment.data} (train split): {len(videos.clips)} clips, {frames} frames at {frame_size}px"
+    main_process = os.environ.get("RANK", "0") == "0"  # torchrun: one process owns the folder
+    created = not Path(args.out).exists()
+    lock = claim_run_folder(args.out, args.resume, args.overwrite) if main_process else None
     log.info("training '%s' on %s, device %s", experiment.model.name, description, device)
-    trainer = Trainer(
-        experiment, clips, args.out, device=device,
-        data_description=description, resume=args.resume, progress=not args.no_progress,
-        init_from=args.init_from, init_partial=args.init_partial, points=points,
-    )
+    try:
+        trainer = Trainer(
+            experiment, clips, args.out, device=device,
+            data_description=description, resume=args.resume, progress=not args.no_progress,
+            init_from=args.init_from, init_partial=args.init_partial, points=points,
+        )
+    except BaseException:
+        if lock is not None:
+            lock.close()
+            if created:  # leave no empty run folder behind a refused start
+                shutil.rmtree(args.out, ignore_errors=True)
+        raise
     try:
         result = trainer.run(max_minutes=args.max_minutes)
     finally:
         trainer.close()
+        if lock is not None:
+            lock.close()
     if not trainer.dist.is_main:
         return 0 if result.reason != "non_finite" else 1
     if result.reason == "non_finite":

@@ -7,7 +7,14 @@ failed or interrupted write never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import math
 import os
+import re
+import signal
+import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +23,15 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from .atomic import atomic_path, commit, temporary_sibling
+from .atomic import atomic_path, commit, disk_full_message, temporary_sibling, write_failed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif", ".m4v")
+_MUXERS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm"}
+# Images larger than this are refused before decoding (a small compressed file can hold a
+# huge picture): 100 megapixels (e.g. 12000 x 8000) and 512 MB on disk.
+MAX_IMAGE_PIXELS = 100_000_000
+MAX_IMAGE_BYTES = 512_000_000
 
 
 class MediaError(UserError, ValueError):
@@ -35,22 +47,65 @@ class VideoInfo:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file -> (H, W, 3) uint8 RGB (alpha dropped, grey expanded)."""
+    """Read an image file -> (H, W, 3) uint8 RGB (alpha dropped, grey expanded).
+
+    The size is read from the header first: files over MAX_IMAGE_BYTES or images over
+    MAX_IMAGE_PIXELS are refused before any pixel is decoded. The EXIF orientation (phone
+    photos) is applied, and images with more than 8 bits per channel are scaled by their bit
+    depth (a 16-bit value v becomes v / 257), never stretched to their own min..max.
+    """
     path = Path(path)
     if not path.exists():
         raise MediaError(f"image not found: {path}")
     if path.is_dir():
         raise MediaError(f"{path} is a folder, not an image")
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise MediaError(f"{path} is {path.stat().st_size / 1e6:.0f} MB; images over {MAX_IMAGE_BYTES // 10**6} MB are refused")
+    width, height, orientation = _image_header(path)
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _too_many_pixels(path, f"{width}x{height} pixels")
     data = np.fromfile(str(path), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
+    if image is None or image.size == 0:
         raise MediaError(f"{path} is not a readable image (supported: {', '.join(IMAGE_SUFFIXES)})")
-    return _to_rgb(image)
+    return apply_orientation(_to_rgb(image), orientation)
+
+
+def _image_header(path: Path) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation 1..8) from the file's header, without decoding it."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                orientation = image.getexif().get(0x0112, 1)
+    except Image.DecompressionBombError as error:  # Pillow's own, higher limit: its message has the count
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_many_pixels(path, f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too large") from None
+    except Exception:  # noqa: BLE001  (Pillow raises many types for foreign or broken files)
+        raise MediaError(f"{path} is not a readable image (supported: {', '.join(IMAGE_SUFFIXES)})") from None
+    return width, height, orientation if orientation in range(1, 9) else 1
+
+
+def _too_many_pixels(path: Path, size: str) -> MediaError:
+    return MediaError(f"{path} is {size}; images over {MAX_IMAGE_PIXELS // 10**6} megapixels are refused "
+                      f"(scale it down first)")
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an (H, W, C) image stored with EXIF ``orientation`` (1..8) upright."""
+    turns = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+             5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+             8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(turns.get(orientation, turns[1])(image))
 
 
 def _to_rgb(image: np.ndarray) -> np.ndarray:
-    if image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    image = _to_8_bit(image)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:
@@ -58,17 +113,37 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _to_8_bit(image: np.ndarray) -> np.ndarray:
+    """Scale by the bit depth: integers by their type's range, floats from [0, 1]."""
+    if image.dtype == np.uint8:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        scaled = np.nan_to_num(image.astype(np.float32), nan=0.0).clip(0.0, 1.0) * 255.0
+    else:
+        info = np.iinfo(image.dtype)
+        scaled = (image.astype(np.float64) - min(info.min, 0)).clip(0, None) * (255.0 / (info.max - min(info.min, 0)))
+    return np.round(scaled).astype(np.uint8)
+
+
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 RGB image atomically; the format follows the suffix."""
     path = Path(path)
     suffix = path.suffix.lower() or ".png"
+    if suffix not in IMAGE_SUFFIXES:
+        raise MediaError(f"cannot write {path.name}: use one of {', '.join(IMAGE_SUFFIXES)}")
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
     if not ok:
         raise MediaError(f"cannot encode an image as {suffix}")
     if not path.parent.is_dir():
         raise MediaError(f"output folder does not exist: {path.parent}")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(encoded.tobytes())
+    data = encoded.tobytes()
+
+    def complete(tmp: Path) -> None:
+        if tmp.stat().st_size != len(data):
+            raise MediaError(disk_full_message(path, f"only {tmp.stat().st_size} of {len(data)} bytes were written"))
+
+    with atomic_path(path, verify=complete) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -125,85 +200,151 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.nda
     return np.stack(list(iter_video(path, max_frames)))
 
 
+# Encoder settings per output suffix (ffmpeg from imageio-ffmpeg): H.264 plays everywhere,
+# MJPG and VP8 for .avi and .webm.
+_ENCODERS = {
+    ".mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "20"],
+    ".avi": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-q:v", "3"],
+    ".webm": ["-c:v", "libvpx", "-pix_fmt", "yuv420p", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8"],
+}
+
+
 class VideoWriter:
     """Write RGB frames to a video file; the file appears only when :meth:`close` succeeds.
 
-    ``.mp4`` is encoded with H.264 (libx264 from imageio-ffmpeg, plays everywhere);
-    ``.avi`` with MJPG and ``.webm`` with VP8 through OpenCV. Use as a context manager: on an
-    exception the partial file is deleted.
+    Frames go to an ffmpeg process (imageio-ffmpeg's binary) writing a hidden temporary file;
+    ``.mp4`` is H.264, ``.avi`` MJPG and ``.webm`` VP8. :meth:`close` checks that ffmpeg
+    finished cleanly and that the file holds every frame before renaming it into place, so a
+    full disk or a crashed encoder raises one MediaError line ("disk full: ...") and leaves any
+    earlier file at the path untouched. Use as a context manager: on an exception the partial
+    file is deleted.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0) -> None:
         self.path = Path(path)
-        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps <= 1000 else 25.0
         suffix = self.path.suffix.lower()
-        if suffix not in (".mp4", ".avi", ".webm"):
+        if suffix not in _ENCODERS:
             raise MediaError(f"cannot write {self.path.name}: use a .mp4, .avi or .webm file name")
+        if self.path.is_dir():
+            raise MediaError(f"{self.path} is a folder; give a video file name")
         if not self.path.parent.is_dir():
             raise MediaError(f"output folder does not exist: {self.path.parent}")
         if not os.access(self.path.parent, os.W_OK):
             raise MediaError(f"output folder is not writable: {self.path.parent}")
-        self._tmp = temporary_sibling(self.path, suffix)
+        try:
+            self._tmp = temporary_sibling(self.path, suffix)
+        except OSError as error:
+            raise write_failed(self.path, error) from None
         self._size: tuple[int, int] | None = None
-        self._sink = None
+        self._process: subprocess.Popen | None = None
+        self._errors: collections.deque[str] = collections.deque(maxlen=20)
+        self._reader: threading.Thread | None = None
+        self._code: int | None = None
         self.frames_written = 0
 
     def _open(self, width: int, height: int) -> None:
-        suffix = self.path.suffix.lower()
-        if suffix == ".mp4":
-            import imageio_ffmpeg
+        import imageio_ffmpeg
 
-            self._sink = imageio_ffmpeg.write_frames(
-                str(self._tmp), (width, height), fps=self.fps, codec="libx264", pix_fmt_in="rgb24",
-                output_params=["-pix_fmt", "yuv420p"], macro_block_size=2, ffmpeg_log_level="error",
-            )
-            self._sink.send(None)
-        else:
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if suffix == ".avi" else "VP80"))
-            self._sink = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height))
-            if not self._sink.isOpened():
-                raise MediaError(f"cannot open a {suffix} encoder for {self.path}")
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{self.fps:.6g}", "-i", "-",
+            "-an", *_ENCODERS[self.path.suffix.lower()], "-f", _MUXERS[self.path.suffix.lower()], str(self._tmp),
+        ]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read_errors, args=(self._process.stderr,), daemon=True)
+        self._reader.start()
         self._size = (width, height)
+
+    def _read_errors(self, stream) -> None:
+        for line in iter(stream.readline, b""):
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self._errors.append(text)
+        stream.close()
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame; every frame must have the first frame's size."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise MediaError(f"frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
         height, width = frame.shape[:2]
-        if self._sink is None:
+        if self._process is None:
+            if width < 2 or height < 2:
+                raise MediaError(f"frames of {width}x{height} are too small for a video")
             self._open(width - width % 2, height - height % 2)
         frame = frame[: self._size[1], : self._size[0]]
         if (frame.shape[1], frame.shape[0]) != self._size:
             raise MediaError(f"frame size {width}x{height} differs from the first frame's {self._size}")
-        if self.path.suffix.lower() == ".mp4":
-            self._sink.send(np.ascontiguousarray(frame))
-        else:
-            self._sink.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        try:
+            self._process.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            raise self._failure("the encoder stopped") from None
         self.frames_written += 1
 
     def close(self) -> Path:
-        """Finish the file and move it into place. Raises MediaError if no frame was written."""
-        self._finish_sink()
-        if self.frames_written == 0:
-            self._tmp.unlink(missing_ok=True)
-            raise MediaError(f"no frame was written; {self.path} was not created")
-        return commit(self._tmp, self.path)
+        """Finish the file and move it into place. Raises MediaError if no frame was written
+        or the file is incomplete; the partial file is then deleted."""
+        try:
+            if self.frames_written == 0:
+                raise MediaError(f"no frame was written; {self.path} was not created")
+            if self._finish_encoder() != 0:
+                raise self._failure("the encoder failed")
+            return commit(self._tmp, self.path, self._verify)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
-        """Stop and delete the partial file."""
+        """Stop the encoder and delete the partial file."""
         try:
-            self._finish_sink()
+            process, self._process = self._process, None
+            if process is not None:
+                process.kill()
+                process.wait()
         finally:
             self._tmp.unlink(missing_ok=True)
 
-    def _finish_sink(self) -> None:
-        sink, self._sink = self._sink, None
-        if sink is None:
-            return
-        if self.path.suffix.lower() == ".mp4":
-            sink.close()
-        else:
-            sink.release()
+    def _finish_encoder(self) -> int:
+        process = self._process
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        code = self._code = process.wait()
+        if self._reader is not None:
+            self._reader.join(5.0)
+        self._process = None
+        return code
+
+    def _failure(self, what: str) -> MediaError:
+        """A one-line MediaError for a failed encode: "disk full" when ffmpeg says so."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._code = self._process.wait(5.0)
+        if self._reader is not None:
+            self._reader.join(5.0)
+        said = " ".join(self._errors)
+        if self._code == -getattr(signal, "SIGXFSZ", -1000):
+            said += " File too large"
+        for reason in ("No space left on device", "File too large", "Disk quota exceeded"):
+            if reason in said:
+                return MediaError(disk_full_message(self.path, reason))
+        detail = next((line for line in reversed(self._errors) if line), f"exit status {self._code}")
+        return MediaError(f"could not write {self.path}: {what} ({detail[:200]}); any previous file there is unchanged")
+
+    def _verify(self, tmp: Path) -> None:
+        """The finished file must decode to as many frames as were written."""
+        capture = cv2.VideoCapture(str(tmp))
+        count = 0
+        try:
+            while capture.isOpened() and capture.grab():
+                count += 1
+        finally:
+            capture.release()
+        if count < self.frames_written:
+            raise MediaError(disk_full_message(
+                self.path, f"the finished file holds {count} of {self.frames_written} frames"))
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -213,4 +354,3 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
-

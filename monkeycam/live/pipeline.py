@@ -211,6 +211,7 @@ class LivePipeline:
         self._lock = threading.Lock()  # guards sinks, stats and the last output size
         self._vcam: VirtualCamera | None = None
         self._recorder: _Recorder | None = None
+        self.recording_error: str | None = None  # why the last recording was lost, if it was
         self._last_size: tuple[int, int] | None = None
         self._source_size: tuple[int, int] | None = None
         self._stats = _StatsClock()
@@ -333,6 +334,7 @@ class LivePipeline:
     def start_recording(self, path: str) -> None:
         """Record the output to ``path`` (.mp4, .avi, .webm). Raises MediaError for a bad path."""
         writer = VideoWriter(path, fps=self._source.fps)
+        self.recording_error = None
         previous = self.stop_recording()
         if previous:
             self._status(f"recording saved to {previous}")
@@ -347,8 +349,10 @@ class LivePipeline:
             return None
         try:
             return str(recorder.writer.close())
-        except MediaError:
+        except (MediaError, OSError) as error:  # e.g. disk full: the writer kept any earlier file
             recorder.writer.abort()
+            self.recording_error = f"recording failed: {error}"
+            self._error(self.recording_error)
             return None
 
     # ------------------------------------------------------------------ threads
@@ -494,7 +498,8 @@ class LivePipeline:
             except (MediaError, OSError) as error:
                 self._recorder, problem = None, str(error)
         recorder.writer.abort()
-        self._error(f"recording stopped: {problem}")
+        self.recording_error = f"recording stopped: {problem}"
+        self._error(self.recording_error)
 
     # ------------------------------------------------------------------ reporting
     def _guarded(self, what: str, call: Callable[[], None]) -> None:
