@@ -250,11 +250,15 @@ def _check_shapes(path: Path, config: ModelConfig, shapes: dict[str, tuple[int, 
     missing = sorted(set(wanted) - set(shapes))
     unexpected = sorted(set(shapes) - set(wanted))
     wrong = [k for k in wanted if k in shapes and shapes[k] != wanted[k]]
-    problem = (f"{len(missing)} missing tensor(s) (e.g. {missing[0]})" if missing else
-               f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})" if unexpected else
-               f"{wrong[0]} is {shapes[wrong[0]]}, the config needs {wanted[wrong[0]]}" if wrong else None)
-    if problem:
-        raise CheckpointError(f"{path}: its weights do not match its model config ('{config.name}'): {problem}")
+    problems = []
+    if wrong:
+        problems.append(f"{len(wrong)} with the wrong shape (e.g. {wrong[0]}: {shapes[wrong[0]]} vs {wanted[wrong[0]]})")
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    if problems:
+        raise CheckpointError(f"{path}: its weights do not fit its model config ('{config.name}'): " + "; ".join(problems))
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -307,8 +307,8 @@ def _config_with(media: Path, path: str, value) -> dict:
         ("generator.block_expansion", 10**8, "generator.block_expansion must be an integer"),
         ("kp_detector.num_blocks", 10**6, "kp_detector.num_blocks must be an integer"),
         ("num_kp", -3, "num_kp must be an integer"),
-        ("generator.max_features", 64, "its weights do not match its model config ('face64')"),
-        ("num_kp", 12, "its weights do not match"),
+        ("generator.max_features", 64, "its weights do not fit its model config ('face64')"),
+        ("num_kp", 12, "its weights do not fit"),
         ("dense_motion.scale_factor", float("inf"), "must be a finite number"),
     ],
 )
@@ -488,3 +488,92 @@ def test_yaml_numbers_without_a_dot_are_numbers():
     from training.config import TrainConfig, _build
 
     assert _build(TrainConfig, {"lr": "2e-4"}, "train").lr == 2e-4
+
+
+# --------------------------------------------------------------------------- app settings
+
+
+@pytest.mark.parametrize("stored, expected", [("nan", 2.0), ("1e308", 2.0), ("-5", 2.0), ("inf", 2.0), ("3", 3.0)])
+def test_every_loaded_setting_is_checked_with_a_warning(tmp_path, stored, expected):
+    pytest.importorskip("PySide6")
+    from monkeycam.gui.settings import SettingsStore
+
+    path = tmp_path / "monkeycam.ini"
+    path.write_text(f"[engine]\ncrop_scale={stored}\nsmoothing=0.3\noutput_size=100000\n[app]\ncamera_index=-4\n")
+    store = SettingsStore(path)
+    state = store.load()
+    assert state.engine.crop_scale == expected
+    assert state.engine.smoothing == 0.3 and state.engine.output_size == 256 and state.camera_index == 0
+    said = " ".join(store.warnings)
+    assert ("engine/crop_scale" in said) == (expected != float(stored)), said
+    assert "engine/output_size = '100000'" in said and "app/camera_index" in said
+    assert "engine/smoothing" not in said
+
+
+@pytest.mark.parametrize("problem", ["folder is a file", "folder is read-only"])
+def test_settings_stay_in_memory_when_the_folder_cannot_be_written(tmp_path, problem):
+    pytest.importorskip("PySide6")
+    from monkeycam.engine.api import EngineSettings
+    from monkeycam.gui.settings import AppState, SettingsStore
+
+    if problem == "folder is a file":
+        folder = tmp_path / "config"
+        folder.write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root can write into a read-only folder")
+        folder = tmp_path / "config"
+        folder.mkdir()
+        folder.chmod(0o500)
+    store = SettingsStore(folder / "monkeycam.ini")
+    assert store.read_only and "kept for this session only" in store.warnings[0]
+    store.save(AppState(engine=EngineSettings(smoothing=0.9)))
+    assert store.load().engine.smoothing == 0.9  # kept in memory
+    assert problem != "folder is a file" or folder.read_text() == "not a folder"
+
+
+def test_the_app_opens_and_says_so_when_its_settings_folder_is_a_file(qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("pytestqt")
+    from monkeycam.gui.window import MainWindow
+
+    blocker = tmp_path / "config"
+    blocker.write_text("a file where the settings folder should be")
+    monkeypatch.setenv("MONKEYCAM_CONFIG_DIR", str(blocker))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    assert "kept for this session only" in window.banner.text()
+    window.close()
+    assert blocker.read_text() == "a file where the settings folder should be"
+
+
+def test_prepare_does_not_mix_clips_from_another_input_into_a_prepared_folder(tmp_path):
+    from tests.media_files import write_video
+
+    for name in ("a", "b"):
+        write_video(tmp_path / name / "clip.mp4", moving_shapes(6, 48, seed=ord(name)))
+    out = tmp_path / "out"
+    first = run_monkeycam("prepare", "generic", str(tmp_path / "a"), str(out), "--size", "32", "--quiet")
+    assert first.returncode == 0, first.stderr
+    kept = {p: digest(p) for p in out.rglob("*") if p.is_file()}
+    one_line_error(run_monkeycam("prepare", "generic", str(tmp_path / "b"), str(out), "--size", "32"),
+                   "holds clips prepared from")
+    assert {p: digest(p) for p in out.rglob("*") if p.is_file()} == kept
+    again = run_monkeycam("prepare", "generic", str(tmp_path / "a"), str(out), "--size", "32", "--quiet")
+    assert again.returncode == 0, again.stderr  # the same input may be prepared again
+
+
+def test_a_frame_cache_with_a_huge_header_is_ignored_without_allocating(tmp_path):
+    from training.data import _read_cache
+
+    cache = tmp_path / "clip.npy"
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (100000000, 64, 64, 3), }"
+    header += " " * (63 - len(header) % 64) + "\n"
+    cache.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\x00" * 1000)
+    assert _read_cache(cache, 64) is None
+
+
+def test_animate_max_frames_zero_names_the_option_not_the_video(media, tmp_path):
+    one_line_error(run_monkeycam("animate", "--source", str(media / "portrait.png"), "--driving",
+                                 str(media / "driving.mp4"), "--out", str(tmp_path / "o.mp4"), "--max-frames", "0"),
+                   "--max-frames must be at least 1")

@@ -49,6 +49,9 @@ class AugmentConfig:
     synthetic_pairs: float = 0.0
     warp_strength: float = 0.08
 
+    def __post_init__(self) -> None:
+        _check_ranges(self, "train.augment")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -107,6 +110,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
+        _check_ranges(self, "train")
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("train.steps and train.batch_size must be >= 1")
         if self.precision not in ("fp32", "bf16", "fp16"):
@@ -173,9 +177,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         else:
             value = _checked(names[key].type, value, f"{where}.{key}")
         kwargs[key] = value
-    built = cls(**kwargs)
-    _check_ranges(built, where)
-    return built
+    return cls(**kwargs)
 
 
 # The YAML types each annotation accepts (bool is not a number here, a number is not a bool).

@@ -334,12 +334,12 @@ def _read_cache(path: Path, frame_size: int) -> np.ndarray | None:
     """Cached frames, or None when absent or unusable (a damaged file is decoded again)."""
     if not path.is_file():
         return None
-    try:
-        frames = np.load(path, allow_pickle=False)
+    try:  # mapped first: a header claiming a huge array costs nothing until its size is checked
+        frames = np.load(path, mmap_mode="r", allow_pickle=False)
+        ok = frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[1:] == (frame_size, frame_size, 3)
+        return np.array(frames) if ok and frames.shape[0] >= MIN_FRAMES else None
     except (OSError, ValueError, EOFError):
         return None
-    ok = frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[1:] == (frame_size, frame_size, 3)
-    return frames if ok and frames.shape[0] >= MIN_FRAMES else None
 
 
 def _write_cache(path: Path, frames: np.ndarray) -> None:

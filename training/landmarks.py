@@ -115,8 +115,8 @@ def clip_landmarks(
 def _read(path: Path, frames: int, points: int) -> np.ndarray | None:
     if not path.is_file():
         return None
-    try:
-        data = np.load(path, allow_pickle=False)
+    try:  # mapped first: a header claiming a huge array costs nothing until its shape is checked
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.array(data) if data.shape == (frames, points, 2) and data.dtype == np.float32 else None
     except (OSError, ValueError, EOFError):
         return None
-    return data if data.shape == (frames, points, 2) and data.dtype == np.float32 else None

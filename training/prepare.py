@@ -215,6 +215,10 @@ def plan_inputs(in_dir: Path, out_dir: Path) -> list[tuple[Path, str, Path]]:
 def check_output_folder(in_dir: Path, out_dir: Path) -> None:
     """Fail early, with one line, when OUT_DIR cannot receive the clips (nothing is created)."""
     check_output(out_dir, input_folders=[in_dir], what="the output folder")
+    earlier = _prepared_from(out_dir / MANIFEST)
+    if earlier is not None and Path(earlier).resolve() != in_dir.resolve():
+        raise PrepareError(f"{out_dir} holds clips prepared from {earlier}: prepare {in_dir} into another folder "
+                           f"(mixed clips would not match its {MANIFEST})")
     resolved_out = out_dir.resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise PrepareError(f"output {out_dir} exists and is not a folder")
@@ -223,6 +227,15 @@ def check_output_folder(in_dir: Path, out_dir: Path) -> None:
         raise PrepareError(f"cannot create {out_dir}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PrepareError(f"output folder is not writable: {existing}")
+
+
+def _prepared_from(manifest: Path) -> str | None:
+    """The input folder an earlier run into this output recorded (None: no usable record)."""
+    try:
+        earlier = json.loads(manifest.read_text()).get("in_dir") if manifest.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return earlier if isinstance(earlier, str) else None
 
 
 def output_stems(items: list[Path]) -> dict[Path, str]:

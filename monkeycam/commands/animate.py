@@ -6,6 +6,7 @@ import argparse
 import statistics
 import time
 
+from ..errors import UserError
 from ..io.atomic import check_output
 from ._engine_options import (
     add_animation_options,
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_video_decoder()
     check_output(args.out, inputs=[args.source, args.driving, args.checkpoint], what="--out")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
     settings = settings_from_args(args)
     source = read_image(args.source)
     video = probe_video(args.driving)

@@ -4,6 +4,7 @@ animation (``--cross --portraits DIR --driving DIR_OR_FILES``: follow, identity,
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import UserError
 from ..live.api import BACKEND_NAMES
@@ -107,6 +108,11 @@ def run_cross(args: argparse.Namespace) -> int:
     from ._engine_options import quiet_video_decoder
 
     quiet_video_decoder()
+    named = [Path(item) for item in (*args.portraits, *args.driving)]
+    for option, path in (("--json", args.json), ("--grid", args.grid)):
+        if path:
+            check_output(path, inputs=[args.checkpoint, *(p for p in named if not p.is_dir())],
+                         input_folders=[p for p in named if p.is_dir()], what=option)
     report = evaluate_cross(
         args.checkpoint, args.portraits, args.driving, pairs=args.pairs, frames=args.frames, seed=args.seed,
         json_path=args.json, grid_path=args.grid, backend=args.backend, progress=not args.quiet,

@@ -10,6 +10,8 @@ Values that cannot be parsed fall back to their defaults (a hand-edited file nev
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
 from ..paths import config_dir
+
+log = logging.getLogger("monkeycam.gui")
 
 SCHEMA_VERSION = 1
 SETTINGS_FILE = "monkeycam.ini"
@@ -66,24 +70,50 @@ class SettingsStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or settings_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.warnings: list[str] = []  # what the window should say about the settings
+        self.read_only = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.path.parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise PermissionError("not writable")
+        except OSError as error:
+            self._cannot_save(getattr(error, "strerror", None) or str(error))
         self._qsettings = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _cannot_save(self, reason: str) -> None:
+        if not self.read_only:
+            self.read_only = True
+            self.warnings.append(f"Settings cannot be saved in {self.path.parent} ({reason}): "
+                                 "they are kept for this session only.")
 
     def load(self) -> AppState:
         """The stored state; defaults for anything missing or unreadable."""
         q = self._qsettings
         default = AppState()
-        return AppState(
+        camera_index = _as_int(q.value("app/camera_index"), default.camera_index)
+        state = AppState(
             engine=self._load_engine(),
             portrait=_as_optional_str(q.value("app/portrait")),
             user_portraits=tuple(_as_str_list(q.value("app/user_portraits"))),
             driving_kind=_as_choice(q.value("app/driving_kind"), DRIVING_KINDS, default.driving_kind),
-            camera_index=_as_int(q.value("app/camera_index"), default.camera_index),
+            camera_index=camera_index if 0 <= camera_index < 64 else default.camera_index,
             video_path=_as_optional_str(q.value("app/video_path")),
             show_keypoints=_as_bool(q.value("app/show_keypoints"), default.show_keypoints),
             virtual_camera=_as_bool(q.value("app/virtual_camera"), default.virtual_camera),
             geometry=_as_bytes(q.value("window/geometry")),
         )
+        for key, value in (("app/driving_kind", state.driving_kind), ("app/camera_index", state.camera_index)):
+            self._warn_if_replaced(key, value)
+        return state
+
+    def _warn_if_replaced(self, key: str, value: object) -> None:
+        """Note a stored value that could not be used as it is (the default or a clamp was used)."""
+        stored = self._qsettings.value(key)
+        if stored is None or stored == "" or _same(stored, value):
+            return
+        shown = "none" if value is None else value
+        self.warnings.append(f"The stored setting {key} = {str(stored)[:40]!r} is not usable; using {shown}.")
+        log.warning("settings file %s: %s = %r is not usable; using %r", self.path, key, stored, value)
 
     def save(self, state: AppState) -> None:
         """Write ``state`` to the INI file now."""
@@ -100,7 +130,11 @@ class SettingsStore:
         q.setValue("app/show_keypoints", state.show_keypoints)
         q.setValue("app/virtual_camera", state.virtual_camera)
         q.setValue("window/geometry", QByteArray(state.geometry))
+        if self.read_only:
+            return  # kept in memory by QSettings for this session
         q.sync()
+        if q.status() != QSettings.Status.NoError:
+            self._cannot_save("writing failed")
 
     def _load_engine(self) -> EngineSettings:
         """Every EngineSettings field that was saved; a value the settings reject (or the GUI
@@ -114,6 +148,8 @@ class SettingsStore:
                 settings = settings.updated(**{item.name: value})
             except SettingsError:
                 continue
+        for item in fields(EngineSettings):
+            self._warn_if_replaced(f"engine/{item.name}", getattr(settings, item.name))
         return settings
 
 
@@ -141,6 +177,20 @@ def _parse_engine_value(name: str, stored: object, default: EngineSettings) -> o
     if isinstance(current, float):
         return _as_float(stored, current)
     return current
+
+
+def _same(stored: object, value: object) -> bool:
+    """Whether the stored text means ``value`` (as saved by :meth:`SettingsStore.save`)."""
+    if value is None:
+        return stored in (None, "")
+    if isinstance(value, bool):
+        return _as_bool(stored, not value) == value
+    if isinstance(value, (int, float)):
+        try:
+            return float(stored) == float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+    return stored == value
 
 
 def _as_bool(value: object, default: bool) -> bool:

@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self._status_timer.start()
         self.session.find_cameras()
         self._check_model(load=True)
+        if self._store.warnings:  # an unusable stored value or an unwritable settings folder
+            self.show_message(" ".join(self._store.warnings), "warning")
 
     # ------------------------------------------------------------------ building
 

@@ -25,6 +25,12 @@ BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
 BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
 
 
+# Bounds that keep one frame's memory reasonable: the output side, and the face crop relative
+# to the detected face (the crop is allocated at that size before it is resized).
+MAX_OUTPUT_SIZE = 2048
+MIN_CROP_SCALE, MAX_CROP_SCALE = 0.5, 8.0
+
+
 class SettingsError(UserError, ValueError):
     """An engine setting is out of range. ``field`` names it, ``requirement`` says what is
     allowed and ``value`` is what was given, so each front end can name its own control."""
@@ -72,10 +78,10 @@ class EngineSettings:
             raise SettingsError("backend", f"must be one of {', '.join(BACKEND_NAMES)}", self.backend)
         if not 0.0 <= self.smoothing <= 1.0:
             raise SettingsError("smoothing", "must be between 0 and 1", self.smoothing)
-        if self.output_size < 16:
-            raise SettingsError("output_size", "must be at least 16 pixels", self.output_size)
-        if not self.crop_scale > 0:
-            raise SettingsError("crop_scale", "must be positive", self.crop_scale)
+        if not 16 <= self.output_size <= MAX_OUTPUT_SIZE:
+            raise SettingsError("output_size", f"must be from 16 to {MAX_OUTPUT_SIZE} pixels", self.output_size)
+        if not MIN_CROP_SCALE <= self.crop_scale <= MAX_CROP_SCALE:  # also refuses NaN and inf
+            raise SettingsError("crop_scale", f"must be from {MIN_CROP_SCALE} to {MAX_CROP_SCALE}", self.crop_scale)
         if self.threads < 0:
             raise SettingsError("threads", "must be 0 (automatic) or more", self.threads)
 
