@@ -158,7 +158,7 @@ def _open_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]
         raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     try:
         with safe_open(str(path), framework="pt") as handle:
-            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
             return dict(handle.metadata() or {}), shapes
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(_why_unreadable(path, error)) from None
@@ -222,7 +222,7 @@ def check_config_bounds(raw: Any, where: str = "") -> None:
     not an integer within CONFIG_LIMITS, a float that is not finite, or a scale factor outside
     (0, 1]. Checked on the plain dict, before a ModelConfig (or anything else) is built."""
     if not isinstance(raw, dict):
-        raise ValueError(f"{where.rstrip('.') or 'config'}: expected a mapping, got {type(raw).__name__}")
+        raise TypeError(f"{where.rstrip('.') or 'config'}: expected a mapping, got {type(raw).__name__}")
     for key, value in raw.items():
         name = f"{where}{key}"
         if isinstance(value, dict):

@@ -265,7 +265,7 @@ def test_a_closed_pipe_ends_a_listing_quietly():
 def test_an_unknown_bench_backend_is_refused_before_measuring():
     started = time.monotonic()
     result = run_monkeycam("bench", "--preset", "face64", "--backend", "bogus", "--frames", "200", timeout=300)
-    one_line_error(result, "unknown --backend 'bogus'")
+    assert result.returncode == 2 and "invalid choice: 'bogus'" in result.stderr  # argparse's usage error
     assert time.monotonic() - started < 60
 
 
@@ -280,7 +280,7 @@ def rewrite_checkpoint(source: Path, out: Path, model_config: dict | None = None
     from safetensors.torch import save_file
 
     with safe_open(str(source), framework="pt") as handle:
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
         metadata = dict(handle.metadata())
     if model_config is not None:
         metadata["config"] = json.dumps(model_config)
@@ -513,7 +513,8 @@ def test_every_loaded_setting_is_checked_with_a_warning(tmp_path, stored, expect
 @pytest.mark.parametrize("problem", ["folder is a file", "folder is read-only"])
 def test_settings_stay_in_memory_when_the_folder_cannot_be_written(tmp_path, problem):
     pytest.importorskip("PySide6")
-    from monkeycam.engine.api import EngineSettings
+    from monkeycam.live.api import EngineSettings
+
     from monkeycam.gui.settings import AppState, SettingsStore
 
     if problem == "folder is a file":

@@ -278,7 +278,7 @@ def _check_model_values(raw: Any) -> None:
 
     try:
         check_config_bounds(raw, "model.")
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         raise ConfigError(str(error)) from None
 
 

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from ..live.api import BACKEND_NAMES
 from ..io.atomic import check_output
+from ..live.api import BACKEND_NAMES
 
 
 def add_parser(subparsers) -> None:

@@ -81,13 +81,12 @@ def _landmark_points(experiment, clips, args):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from monkeycam.io.atomic import check_output
     from training.data import load_videos
+    from training.run_folder import check_run_folder, claim_run_folder
     from training.trainer import Trainer, TrainingError
 
     from ..torch_runtime import configure_cpu, resolve_device
-
-    from monkeycam.io.atomic import check_output
-    from training.run_folder import check_run_folder, claim_run_folder
 
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise UserError(f"--max-minutes must be positive, got {args.max_minutes}")

@@ -30,6 +30,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from ..errors import one_line
+from ..io.atomic import check_output
 from ..io.camera import CameraError
 from ..io.media import MediaError, VideoWriter
 from ..io.virtual_camera import VirtualCamera, VirtualCameraUnavailable, fit_frame
@@ -196,6 +197,7 @@ class LivePipeline:
     ) -> None:
         self._settings = settings
         self._source = source_for(driving) if isinstance(driving, DrivingSpec) else driving
+        self._driving_file = driving.path if isinstance(driving, DrivingSpec) and driving.kind == "video" else None
         if engine is None and engine_factory is None:
             raise TypeError("LivePipeline needs an engine or an engine_factory")
         self._engine = engine
@@ -332,7 +334,9 @@ class LivePipeline:
             vcam.close()
 
     def start_recording(self, path: str) -> None:
-        """Record the output to ``path`` (.mp4, .avi, .webm). Raises MediaError for a bad path."""
+        """Record the output to ``path`` (.mp4, .avi, .webm). Raises MediaError for a bad path,
+        OutputError for the driving video's own path."""
+        check_output(path, inputs=[self._driving_file], what="the recording")
         writer = VideoWriter(path, fps=self._source.fps)
         self.recording_error = None
         previous = self.stop_recording()
