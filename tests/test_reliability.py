@@ -578,3 +578,32 @@ def test_animate_max_frames_zero_names_the_option_not_the_video(media, tmp_path)
     one_line_error(run_monkeycam("animate", "--source", str(media / "portrait.png"), "--driving",
                                  str(media / "driving.mp4"), "--out", str(tmp_path / "o.mp4"), "--max-frames", "0"),
                    "--max-frames must be at least 1")
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_ctrl_c_to_the_terminal_group_keeps_a_stream_recording(media, tmp_path, suffix):
+    """Ctrl-C reaches every process of the terminal's group; the encoder must still finish."""
+    out = tmp_path / f"live{suffix}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monkeycam", "stream", "--source", str(media / "portrait.png"), "--scripted", "--out",
+         str(out), "--size", "64", *model_args(media)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    for line in process.stdout:
+        if "fps | latency" in line:
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert probe_video(out).frame_count >= 1 and "recording saved" in stderr and "failed" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 half a zip"])
+def test_resume_from_an_empty_or_partial_state_is_one_line(dataset, tmp_path, content):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.pt").write_bytes(content)
+    line = one_line_error(train(dataset, out, "--resume"), "state.pt is unreadable or incomplete")
+    assert ("it is empty" in line) == (content == b"")
+    assert (out / "state.pt").read_bytes() == content

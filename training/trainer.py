@@ -484,7 +484,9 @@ class Trainer:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for broken files
-            why = "it is empty" if path.stat().st_size == 0 else one_line(error, 160)
+            why = ("it is empty" if path.stat().st_size == 0 else
+                   "it holds Python objects besides tensors" if "weights only" in str(error).lower() else
+                   one_line(error, 160))
             raise TrainingError(f"--resume: {path} is unreadable or incomplete ({why})") from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise TrainingError(f"--resume: {path} is not a monkeycam training state")

@@ -114,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
     main_process = os.environ.get("RANK", "0") == "0"  # torchrun: one process owns the folder
     created = not Path(args.out).exists()
     lock = claim_run_folder(args.out, args.resume, args.overwrite) if main_process else None
-    log.info("training '%s' on %s, device %s", experiment.model.name, description, device)
     try:
         trainer = Trainer(
             experiment, clips, args.out, device=device,
@@ -127,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             if created:  # leave no empty run folder behind a refused start
                 shutil.rmtree(args.out, ignore_errors=True)
         raise
+    log.info("training '%s' on %s, device %s", experiment.model.name, description, device)
     try:
         result = trainer.run(max_minutes=args.max_minutes)
     finally:

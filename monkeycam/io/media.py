@@ -251,8 +251,10 @@ class VideoWriter:
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{self.fps:.6g}", "-i", "-",
             "-an", *_ENCODERS[self.path.suffix.lower()], "-f", _MUXERS[self.path.suffix.lower()], str(self._tmp),
         ]
+        # Its own session: Ctrl-C in a terminal interrupts monkeycam, which then finishes the
+        # file through close(); the encoder must not stop half-way on the same signal.
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE)
+                                          stderr=subprocess.PIPE, start_new_session=True)
         self._reader = threading.Thread(target=self._read_errors, args=(self._process.stderr,), daemon=True)
         self._reader.start()
         self._size = (width, height)
