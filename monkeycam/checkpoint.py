@@ -124,22 +124,27 @@ def load_checkpoint(
 def load_network_weights(network: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     """Load ``state`` into ``network`` or raise one CheckpointError summarising any mismatch."""
     expected = network.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    problems = _shape_problems({k: tuple(v.shape) for k, v in expected.items()},
+                               {k: tuple(v.shape) for k, v in state.items()})
+    if problems:
+        raise CheckpointError(f"weights in {where} do not fit the model config: " + "; ".join(problems))
+    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
+def _shape_problems(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]]) -> list[str]:
+    """What differs between the tensor names and shapes a model needs and those given, each
+    kind once with an example (empty when they match)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = [k for k in expected if k in found and found[k] != expected[k]]
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-    if wrong_shape:
-        k = wrong_shape[0]
-        problems.append(
-            f"{len(wrong_shape)} with the wrong shape (e.g. {k}: {tuple(state[k].shape)} vs {tuple(expected[k].shape)})"
-        )
-    if problems:
-        raise CheckpointError(f"weights in {where} do not fit the model config: " + "; ".join(problems))
-    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    if wrong:
+        problems.append(f"{len(wrong)} with the wrong shape (e.g. {wrong[0]}: {found[wrong[0]]} vs {expected[wrong[0]]})")
+    return problems
 
 
 def _describe(config: ModelConfig) -> str:
@@ -247,16 +252,7 @@ def _check_shapes(path: Path, config: ModelConfig, shapes: dict[str, tuple[int, 
     if not {"kp_detector", "generator"} <= present:
         raise CheckpointError(f"{path} lacks the keypoint detector or generator weights")
     wanted = {k: v for k, v in expected.items() if k.split(".", 1)[0] in present}
-    missing = sorted(set(wanted) - set(shapes))
-    unexpected = sorted(set(shapes) - set(wanted))
-    wrong = [k for k in wanted if k in shapes and shapes[k] != wanted[k]]
-    problems = []
-    if wrong:
-        problems.append(f"{len(wrong)} with the wrong shape (e.g. {wrong[0]}: {shapes[wrong[0]]} vs {wanted[wrong[0]]})")
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    problems = _shape_problems(wanted, shapes)
     if problems:
         raise CheckpointError(f"{path}: its weights do not fit its model config ('{config.name}'): " + "; ".join(problems))
 

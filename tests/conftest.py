@@ -37,3 +37,28 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MONKEYCAM_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("MONKEYCAM_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A tiny training setup: four shape videos (train/) and one (test/), and a YAML config for a
+    4-step run of a tiny model. Returns (dataset folder, config file)."""
+    import yaml
+
+    from monkeycam.io import VideoWriter
+    from tests.media_files import moving_shapes
+    from tests.test_training import TINY
+
+    root = tmp_path_factory.mktemp("shapes")
+    for split, seeds in (("train", range(4)), ("test", range(4, 5))):
+        (root / split).mkdir()
+        for seed in seeds:
+            with VideoWriter(root / split / f"shape{seed}.mp4", fps=10) as writer:
+                for frame in moving_shapes(frames=8, height=32, seed=seed):
+                    writer.write(frame)
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"config": TINY.to_dict()},
+        "train": {"steps": 4, "batch_size": 2, "log_every": 1, "checkpoint_every": 2, "image_every": 2},
+    }))
+    return root, config

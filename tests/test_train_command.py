@@ -8,31 +8,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-import yaml
-
 from monkeycam.checkpoint import load_checkpoint
-from monkeycam.io import VideoWriter
 from tests.cli import run_monkeycam
-from tests.media_files import moving_shapes
-from tests.test_training import TINY
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    for split, seeds in (("train", range(4)), ("test", range(4, 5))):
-        (root / split).mkdir()
-        for seed in seeds:
-            with VideoWriter(root / split / f"shape{seed}.mp4", fps=10) as writer:
-                for frame in moving_shapes(frames=8, height=32, seed=seed):
-                    writer.write(frame)
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"config": TINY.to_dict()},
-        "train": {"steps": 4, "batch_size": 2, "log_every": 1, "checkpoint_every": 2, "image_every": 2},
-    }))
-    return root, config
 
 
 def train(*args: str, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
