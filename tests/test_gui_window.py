@@ -528,3 +528,17 @@ def test_a_portrait_named_by_a_relative_path_is_not_listed_twice(qtbot, make_win
         window.choose_portrait(os.path.join(assets_dir().name, "portrait_bram.png"))
     assert window.gallery.paths() == before
     assert Path(window.current_portrait().path).name == "portrait_bram.png"
+
+
+def test_a_recording_may_not_replace_the_portrait_being_animated(qtbot, make_window, tmp_path):
+    mine = tmp_path / "me.png"
+    shutil.copy(assets_dir() / "portrait_ada.png", mine)
+    before = mine.read_bytes()
+    window = make_window(fake_engine=True)
+    with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+        window.choose_portrait(str(mine))
+    window.driving.set_scripted()
+    start(qtbot, window)
+    window.outputs.start_recording(str(mine))
+    assert "is the input" in window.statusBar().currentMessage()
+    assert not window.outputs.record_button.isChecked() and mine.read_bytes() == before

@@ -5,9 +5,9 @@ Both act through the :class:`Session` (on its worker thread); the panel only sho
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..errors import UserError, one_line
+from ..io.atomic import check_output
 from ..io.virtual_camera import LINUX_COMMAND, setup_help
 from ..live.api import VirtualCameraStatus
 from .session import Session
@@ -50,9 +52,11 @@ class OutputsPanel(QWidget):
 
     notice = Signal(str)
 
-    def __init__(self, session: Session, virtual_camera: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, virtual_camera: bool, parent: QWidget | None = None,
+                 inputs: Callable[[], list[str | None]] | None = None) -> None:
         super().__init__(parent)
         self._session = session
+        self._inputs = inputs or list  # the files being read now: a recording may not replace them
         self.vcam_box = QCheckBox("Virtual camera", self)
         self.vcam_box.setChecked(virtual_camera)
         self.vcam_label = QLabel("on when the animation starts" if virtual_camera else "off", self)
@@ -137,7 +141,14 @@ class OutputsPanel(QWidget):
     # ------------------------------------------------------------------ recording
 
     def start_recording(self, path: str) -> None:
-        """Record the animated output to ``path`` while the animation runs."""
+        """Record the animated output to ``path`` while the animation runs (refused, with a
+        notice, when ``path`` is the portrait or the driving video being used)."""
+        try:
+            check_output(path, inputs=self._inputs(), what="the recording")
+        except UserError as error:
+            self._set_record_checked(False)
+            self.notice.emit(one_line(error))
+            return
         self._set_record_checked(True)
         self.record_button.setText("Stop recording")
         self._session.start_recording(path)

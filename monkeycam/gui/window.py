@@ -149,7 +149,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(column)
         layout.addLayout(views, 1)
         self.driving = DrivingPanel(self._state.driving_kind, self._state.camera_index, self._state.video_path, column)
-        self.outputs = OutputsPanel(self.session, self._state.virtual_camera, column)
+        self.outputs = OutputsPanel(self.session, self._state.virtual_camera, column,
+                                    inputs=lambda: [self._state.portrait, self.driving.video_path])
         layout.addWidget(self.driving)
         layout.addLayout(self._build_action_row())
         layout.addWidget(self.outputs)
