@@ -369,9 +369,10 @@ def test_bad_checkpoints_and_frames_are_clear_errors(checkpoint, tmp_path):
 
 
 def test_settings_check_themselves_and_know_what_needs_a_reload():
-    with pytest.raises(SettingsError, match="crop_scale must be positive, got -1.0"):
+    with pytest.raises(SettingsError, match=r"crop_scale must be from 0.5 to 8.0, got -1.0"):
         EngineSettings(crop_scale=-1.0)
-    for bad in ({"backend": "warp"}, {"output_size": 8}, {"threads": -1}, {"smoothing": 1.5}):
+    for bad in ({"backend": "warp"}, {"output_size": 8}, {"threads": -1}, {"smoothing": 1.5},
+                {"crop_scale": float("nan")}, {"crop_scale": 1e308}, {"output_size": 100000}):
         with pytest.raises(SettingsError) as caught:
             EngineSettings().updated(**bad)
         assert caught.value.field == next(iter(bad)) and isinstance(caught.value, ValueError)
