@@ -80,7 +80,7 @@ def test_animate_with_paste_back_keeps_the_portrait_size(media, tmp_path):
         ("output format", ["use a .mp4, .avi or .webm"]),
         ("bad checkpoint", ["notes.png is not a monkeycam checkpoint"]),
         ("smoothing out of range", ["--smoothing must be between 0 and 1"]),
-        ("crop scale not positive", ["--crop-scale must be positive, got -1.0"]),
+        ("crop scale not positive", ["--crop-scale must be from 0.5 to 8.0, got -1.0"]),
     ],
 )
 def test_animate_bad_input_is_one_line_and_writes_nothing(media, tmp_path, case, expected):
