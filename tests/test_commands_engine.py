@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from monkeycam.checkpoint import save_checkpoint
-from monkeycam.io import VideoWriter, probe_video, write_image
+from monkeycam.io import VideoWriter, iter_video, probe_video, write_image
 from monkeycam.model import build_model, preset
 from tests.cli import one_line_error, run_monkeycam
 
@@ -59,6 +59,20 @@ def test_animate_writes_one_frame_per_driving_frame(media, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
+def test_animate_pose_and_expression_strength_change_the_output(media, tmp_path):
+    outputs = {}
+    for pose, expression in (("1", "1"), ("0", "1"), ("1", "0")):
+        out = tmp_path / f"strength_{pose}_{expression}.avi"
+        result = run("animate", "--source", str(media / "portrait.png"), "--driving", str(media / "driving.avi"),
+                     "--out", str(out), "--size", "64", "--pose-strength", pose, "--expression-strength", expression,
+                     *common(media))
+        assert result.returncode == 0, result.stderr
+        outputs[pose, expression] = np.stack(list(iter_video(out)))
+    assert outputs["1", "1"].shape == outputs["0", "1"].shape == (8, 64, 64, 3)
+    assert np.abs(outputs["1", "1"].astype(int) - outputs["0", "1"]).max() > 0
+    assert np.abs(outputs["1", "1"].astype(int) - outputs["1", "0"]).max() > 0
+
+
 def test_animate_with_paste_back_keeps_the_portrait_size(media, tmp_path):
     out = tmp_path / "pasted.avi"
     result = run("animate", "--source", str(media / "portrait.png"), "--driving", str(media / "driving.avi"),
@@ -81,6 +95,8 @@ def test_animate_with_paste_back_keeps_the_portrait_size(media, tmp_path):
         ("bad checkpoint", ["notes.png is not a monkeycam checkpoint"]),
         ("smoothing out of range", ["--smoothing must be between 0 and 1"]),
         ("crop scale not positive", ["--crop-scale must be from 0.5 to 8.0, got -1.0"]),
+        ("pose strength out of range", ["--pose-strength must be between 0 and 2, got 2.5"]),
+        ("expression strength out of range", ["--expression-strength must be between 0 and 2, got -1.0"]),
     ],
 )
 def test_animate_bad_input_is_one_line_and_writes_nothing(media, tmp_path, case, expected):
@@ -108,6 +124,10 @@ def test_animate_bad_input_is_one_line_and_writes_nothing(media, tmp_path, case,
         extra = ["--smoothing", "3"]
     elif case == "crop scale not positive":
         extra = ["--crop-scale", "-1"]
+    elif case == "pose strength out of range":
+        extra = ["--pose-strength", "2.5"]
+    elif case == "expression strength out of range":
+        extra = ["--expression-strength", "-1"]
     before = sorted(tmp_path.rglob("*"))
     result = run("animate", "--source", str(source), "--driving", str(driving), "--out", str(out),
                  "--checkpoint", checkpoint, "--no-face", *extra)

@@ -542,3 +542,26 @@ def test_a_recording_may_not_replace_the_portrait_being_animated(qtbot, make_win
     window.outputs.start_recording(str(mine))
     assert "is the input" in window.statusBar().currentMessage()
     assert not window.outputs.record_button.isChecked() and mine.read_bytes() == before
+
+
+def test_head_motion_and_expression_sliders_reach_the_running_engine(qtbot, make_window):
+    window = make_window()
+    window.driving.set_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 3)
+    first = output_pixels(window)
+    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+    window.controls.pose_slider.setValue(0)
+    window.controls.expression_slider.setValue(0)
+    assert window.controls.pose_label.text() == "0%" and window.controls.expression_label.text() == "0%"
+    assert window.state().engine.pose_strength == 0.0 and window.state().engine.expression_strength == 0.0
+    assert window.session.running  # no reload: the strengths apply to the running engine
+    wait_for_frames(qtbot, window, 4)  # frames made before the change may still be on their way
+    still = output_pixels(window)
+    wait_for_frames(qtbot, window, 4)
+    # no head motion and no expression copied: the scripted motion no longer moves the portrait
+    assert np.abs(output_pixels(window).astype(int) - still).max() <= 1
+    window.controls.pose_slider.setValue(150)
+    assert window.controls.pose_label.text() == "150%"
+    qtbot.waitUntil(lambda: np.abs(output_pixels(window).astype(int) - still).max() > 10, timeout=FRAME_TIMEOUT_MS)
+    stop(qtbot, window)

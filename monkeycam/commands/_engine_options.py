@@ -13,7 +13,8 @@ from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
 
 # The option that sets each EngineSettings field, to name it in errors.
 FLAGS = {"output_size": "--size", "smoothing": "--smoothing", "crop_scale": "--crop-scale", "threads": "--threads",
-         "backend": "--backend", "checkpoint": "--checkpoint"}
+         "backend": "--backend", "checkpoint": "--checkpoint", "pose_strength": "--pose-strength",
+         "expression_strength": "--expression-strength"}
 
 
 def add_model_options(parser: argparse.ArgumentParser, several_backends: bool = False) -> argparse._MutuallyExclusiveGroup:
@@ -46,6 +47,10 @@ def add_animation_options(parser: argparse.ArgumentParser) -> None:
                         help="paste the animated face back into the full portrait (output has its size)")
     parser.add_argument("--crop-scale", type=float, default=2.0, help="face crop size relative to the detected face")
     parser.add_argument("--mirror", action="store_true", help="flip driving frames horizontally")
+    parser.add_argument("--pose-strength", type=float, default=1.0, metavar="S",
+                        help="head motion (rotation, scale, position) copied, 0 (head stays put) .. 2; default 1")
+    parser.add_argument("--expression-strength", type=float, default=1.0, metavar="S",
+                        help="local motion (eyes, mouth) copied, 0 (neutral face) .. 2; default 1")
     parser.add_argument("--no-face", action="store_true",
                         help="skip face detection: animate whole frames (automatic when mediapipe is missing)")
 
@@ -57,7 +62,7 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             checkpoint=args.checkpoint, backend=args.backend, relative=not args.absolute,
             adapt_scale=args.adapt_scale, adapt_covariance=args.adapt_covariance, smoothing=args.smoothing,
             paste_back=args.paste_back, output_size=args.size, mirror=args.mirror, crop_scale=args.crop_scale,
-            threads=args.threads,
+            threads=args.threads, pose_strength=args.pose_strength, expression_strength=args.expression_strength,
         )
     except SettingsError as error:
         raise UserError(f"{FLAGS.get(error.field, error.field)} {error.requirement}, got {error.value}") from None

@@ -34,7 +34,7 @@ from ..face.crop import CropBox, crop_square
 from ..face.tracker import FaceLocator, FaceTracker, portrait_crop_box
 from ..live.api import AnimatedFrame, EngineError, EngineSettings, HeadPose, KeypointOverlay, SourceInfo, StageTimings
 from ..live.scripted import scripted_pose
-from ..model import Keypoints, MonkeyNet, SourceFeatures, absolute_keypoints, relative_keypoints
+from ..model import Keypoints, MonkeyNet, SourceFeatures, absolute_keypoints, relative_keypoints, scale_motion
 from ..one_euro import OneEuroFilter, one_euro_for_strength
 from ..paths import default_checkpoint
 from .backends import BACKEND_FAILURES, Backend, tensorrt_installed
@@ -446,7 +446,9 @@ class Engine:
     def _animate_pose(self, pose: HeadPose) -> AnimatedFrame:
         source = self._ready_source()
         start = time.perf_counter()
-        kp = posed_keypoints(source.keypoints, pose)
+        settings = self._settings
+        kp = scale_motion(posed_keypoints(source.keypoints, pose), source.keypoints,
+                          settings.pose_strength, settings.expression_strength)
         image, overlay, timings = self._render(source, kp, start, start)
         return AnimatedFrame(image, None, True, overlay, timings)
 
@@ -484,6 +486,7 @@ class Engine:
         settings = self._settings
         if not settings.relative:
             return absolute_keypoints(kp_driving)
+        kp_driving = scale_motion(kp_driving, self._reference, settings.pose_strength, settings.expression_strength)
         return relative_keypoints(
             kp_source, kp_driving, self._reference,
             adapt_movement_scale=settings.adapt_scale, adapt_covariances=settings.adapt_covariance,

@@ -22,10 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..live.api import BACKEND_NAMES, EngineSettings
+from ..live.api import BACKEND_NAMES, MAX_STRENGTH, EngineSettings
 from .settings import OUTPUT_SIZES
 
 SMOOTHING_STEPS = 100
+STRENGTH_STEPS = 100  # slider steps per 1.0 of pose / expression strength
+
+
+def _strength_slider(parent: QWidget, tooltip: str) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal, parent)
+    slider.setRange(0, round(MAX_STRENGTH * STRENGTH_STEPS))
+    slider.setPageStep(STRENGTH_STEPS // 4)
+    slider.setToolTip(tooltip)
+    return slider
 
 
 class ControlsPanel(QWidget):
@@ -75,6 +84,12 @@ class ControlsPanel(QWidget):
         self.smoothing_slider.setRange(0, SMOOTHING_STEPS)
         self.smoothing_slider.setToolTip("Keypoint smoothing against jitter: left off, right strong")
         self.smoothing_label = QLabel(group)
+        self.pose_slider = _strength_slider(group, "How much of your head's turning, tilting and moving the portrait "
+                                            "copies: left the head stays put, middle as you move, right exaggerated")
+        self.pose_label = QLabel(group)
+        self.expression_slider = _strength_slider(group, "How much of your eyes' and mouth's movement the portrait "
+                                                  "copies: left a neutral face, middle as you do, right exaggerated")
+        self.expression_label = QLabel(group)
         form = QFormLayout(group)
         form.addRow("Transfer", mode_row)
         form.addRow(self.adapt_scale_box)
@@ -83,6 +98,13 @@ class ControlsPanel(QWidget):
         smoothing_row.addWidget(self.smoothing_slider, 1)
         smoothing_row.addWidget(self.smoothing_label)
         form.addRow("Smoothing", smoothing_row)
+        for title, slider, label in (("Head motion", self.pose_slider, self.pose_label),
+                                     ("Expression", self.expression_slider, self.expression_label)):
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance("200%"))
+            row = QHBoxLayout()
+            row.addWidget(slider, 1)
+            row.addWidget(label)
+            form.addRow(title, row)
         return group
 
     def _build_output_group(self) -> QGroupBox:
@@ -123,7 +145,8 @@ class ControlsPanel(QWidget):
     def _connect(self) -> None:
         for box in (self.adapt_scale_box, self.mirror_box, self.paste_back_box, self.relative_button):
             box.toggled.connect(self._emit_settings)
-        self.smoothing_slider.valueChanged.connect(self._emit_settings)
+        for slider in (self.smoothing_slider, self.pose_slider, self.expression_slider):
+            slider.valueChanged.connect(self._emit_settings)
         self.size_combo.currentIndexChanged.connect(self._emit_settings)
         self.backend_combo.currentIndexChanged.connect(self._emit_settings)
         self.keypoints_box.toggled.connect(self.show_keypoints_changed)
@@ -145,11 +168,14 @@ class ControlsPanel(QWidget):
         self.adapt_scale_box.setChecked(settings.adapt_scale)
         self.mirror_box.setChecked(settings.mirror)
         self.smoothing_slider.setValue(round(settings.smoothing * SMOOTHING_STEPS))
+        self.pose_slider.setValue(round(settings.pose_strength * STRENGTH_STEPS))
+        self.expression_slider.setValue(round(settings.expression_strength * STRENGTH_STEPS))
         self.paste_back_box.setChecked(settings.paste_back)
         self.size_combo.setCurrentIndex(max(0, self.size_combo.findData(settings.output_size)))
         self.backend_combo.setCurrentIndex(max(0, self.backend_combo.findData(settings.backend)))
         self._show_checkpoint(settings.checkpoint)
         self._show_smoothing(settings.smoothing)
+        self._show_strengths(settings)
         self._updating = False
 
     def set_show_keypoints(self, enabled: bool) -> None:
@@ -178,6 +204,10 @@ class ControlsPanel(QWidget):
     def _show_smoothing(self, value: float) -> None:
         self.smoothing_label.setText("off" if value == 0 else f"{value:.2f}")
 
+    def _show_strengths(self, settings: EngineSettings) -> None:
+        self.pose_label.setText(f"{settings.pose_strength:.0%}")
+        self.expression_label.setText(f"{settings.expression_strength:.0%}")
+
     def _emit_settings(self) -> None:
         if self._updating:
             return
@@ -190,6 +220,9 @@ class ControlsPanel(QWidget):
             paste_back=self.paste_back_box.isChecked(),
             output_size=int(self.size_combo.currentData()),
             backend=str(self.backend_combo.currentData()),
+            pose_strength=self.pose_slider.value() / STRENGTH_STEPS,
+            expression_strength=self.expression_slider.value() / STRENGTH_STEPS,
         )
         self._show_smoothing(smoothing)
+        self._show_strengths(self._settings)
         self.settings_changed.emit(self._settings, previous)

@@ -23,6 +23,7 @@ class EngineError(UserError, RuntimeError):
 
 BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
 BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
+MAX_STRENGTH = 2.0  # pose and expression strength range from 0 to this
 
 
 # Bounds that keep one frame's memory reasonable: the output side, and the face crop relative
@@ -59,6 +60,10 @@ class EngineSettings:
         mirror: flip the driving frames horizontally (a webcam is usually mirrored).
         crop_scale: the face crop is this many times the detected face size.
         threads: CPU threads for the networks; 0 picks a default for this machine.
+        pose_strength: how much of the head's motion (rotation, scale, translation) is copied,
+            0 (the head stays put) .. 2 (exaggerated); relative transfer only.
+        expression_strength: how much of the local motion (eyes, mouth) is copied, 0 (neutral
+            face) .. 2; relative transfer only.
     """
 
     checkpoint: str | None = None
@@ -72,6 +77,8 @@ class EngineSettings:
     mirror: bool = False
     crop_scale: float = 2.0
     threads: int = 0
+    pose_strength: float = 1.0
+    expression_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_NAMES:
@@ -84,6 +91,9 @@ class EngineSettings:
             raise SettingsError("crop_scale", f"must be from {MIN_CROP_SCALE} to {MAX_CROP_SCALE}", self.crop_scale)
         if self.threads < 0:
             raise SettingsError("threads", "must be 0 (automatic) or more", self.threads)
+        for name in ("pose_strength", "expression_strength"):
+            if not 0.0 <= getattr(self, name) <= MAX_STRENGTH:
+                raise SettingsError(name, f"must be between 0 and {MAX_STRENGTH:g}", getattr(self, name))
 
     def updated(self, **changes: Any) -> EngineSettings:
         """A checked copy with ``changes`` applied (SettingsError for a bad value or name)."""

@@ -16,7 +16,7 @@ from .generator import Generator, GeneratorOutput, SourceFeatures
 from .keypoints import Keypoints
 from .kp_detector import KPDetector
 from .monkeynet import MonkeyNet, Reconstruction, build_model, count_parameters
-from .transfer import absolute_keypoints, relative_keypoints
+from .transfer import absolute_keypoints, relative_keypoints, scale_motion
 
 __all__ = [
     "PRESETS",

@@ -106,3 +106,70 @@ def relative_keypoints(
 def absolute_keypoints(kp_driving: Keypoints) -> Keypoints:
     """Absolute transfer: the driving keypoints are used as they are (the paper's naive mode)."""
     return Keypoints(kp_driving.mean.clone(), kp_driving.covar.clone())
+
+
+def fit_similarity(points_from: torch.Tensor, points_to: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Least-squares similarity transform (rotation, uniform scale, translation) taking each
+    point set ``points_from`` onto ``points_to``, about the centroid of ``points_from``.
+
+    Args:
+        points_from, points_to: (B, K, 2) corresponding points (K >= 2).
+
+    Returns:
+        (linear, centre, shift): linear (B, 2, 2) = scale * rotation; centre (B, 2) the centroid
+        of ``points_from``; shift (B, 2) the centroid motion. The fitted map is
+        ``p -> centre + shift + linear @ (p - centre)``.
+    """
+    centre = points_from.mean(dim=1)
+    target_centre = points_to.mean(dim=1)
+    source = points_from - centre[:, None]
+    target = points_to - target_centre[:, None]
+    norm = (source**2).sum(dim=(1, 2)).clamp_min(1e-12)
+    cos_part = (source * target).sum(dim=(1, 2)) / norm  # scale * cos(angle)
+    sin_part = (source[..., 0] * target[..., 1] - source[..., 1] * target[..., 0]).sum(dim=1) / norm
+    linear = torch.stack([torch.stack([cos_part, -sin_part], -1), torch.stack([sin_part, cos_part], -1)], -2)
+    return linear, centre, target_centre - centre
+
+
+def _apply_similarity(points: torch.Tensor, linear: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``centre + shift + linear @ (p - centre)`` for points (B, K, 2)."""
+    return centre[:, None] + shift[:, None] + (points - centre[:, None]) @ linear.transpose(-1, -2)
+
+
+def scale_motion(
+    kp_driving: Keypoints, kp_reference: Keypoints, pose_strength: float = 1.0, expression_strength: float = 1.0
+) -> Keypoints:
+    """The driving keypoints with their motion since ``kp_reference`` split and rescaled.
+
+    The motion reference -> driving is split into the similarity transform fitted to all
+    keypoints (:func:`fit_similarity`: the head's rotation, scale and translation) and the rest
+    (local motion: eyes, mouth). ``pose_strength`` scales the similarity part (angle, log-scale
+    and translation times the strength), ``expression_strength`` the local part; both 0 .. 2
+    and 1 leaves the driving keypoints as they are. The local motion and the covariances follow
+    the change of the similarity's linear part (a blink seen on a turned head is a blink on
+    the head that, at pose 0, did not turn).
+
+    Args:
+        kp_driving, kp_reference: (B, K, ...) keypoints of the current and the reference frame.
+
+    Returns:
+        Keypoints shaped like ``kp_driving``: pose 0 keeps the reference's global placement,
+        expression 0 keeps the reference's shape moved by the (scaled) similarity only.
+    """
+    if pose_strength == 1.0 and expression_strength == 1.0:
+        return kp_driving
+    linear, centre, shift = fit_similarity(kp_reference.mean, kp_driving.mean)
+    global_motion = _apply_similarity(kp_reference.mean, linear, centre, shift)
+    local = kp_driving.mean - global_motion
+    scale = torch.sqrt(linear[:, 0, 0] ** 2 + linear[:, 1, 0] ** 2).clamp_min(1e-6)
+    angle = torch.atan2(linear[:, 1, 0], linear[:, 0, 0])
+    new_scale = scale**pose_strength
+    new_angle = angle * pose_strength
+    cos, sin = new_scale * torch.cos(new_angle), new_scale * torch.sin(new_angle)
+    new_linear = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    change = new_linear @ inverse_2x2(linear)  # (B, 2, 2): undo the fitted global part, apply the scaled one
+    # the local motion turns and scales with the head: carry it into the new head placement
+    local = expression_strength * local @ change.transpose(-1, -2)
+    mean = _apply_similarity(kp_reference.mean, new_linear, centre, shift * pose_strength) + local
+    covar = change[:, None] @ kp_driving.covar @ change[:, None].transpose(-1, -2)
+    return Keypoints(mean.to(kp_driving.mean.dtype), covar.to(kp_driving.covar.dtype))
