@@ -565,3 +565,49 @@ def test_head_motion_and_expression_sliders_reach_the_running_engine(qtbot, make
     assert window.controls.pose_label.text() == "150%"
     qtbot.waitUntil(lambda: np.abs(output_pixels(window).astype(int) - still).max() > 10, timeout=FRAME_TIMEOUT_MS)
     stop(qtbot, window)
+
+
+def test_keys_1_to_9_pick_the_first_nine_portraits(qtbot, make_window, tmp_path):
+    window = make_window(fake_engine=True)
+    for index in range(3):
+        extra = tmp_path / f"extra{index}.png"
+        shutil.copy(assets_dir() / "portrait_ada.png", extra)
+        with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+            window.choose_portrait(str(extra))
+    paths = window.gallery.paths()
+    assert len(paths) >= 4
+    for number in (2, 1, min(len(paths), 9)):
+        if window.current_portrait().path == paths[number - 1]:
+            continue
+        with qtbot.waitSignal(window.portrait_ready, timeout=FRAME_TIMEOUT_MS):
+            qtbot.keyClick(window, getattr(Qt.Key, f"Key_{number}"))
+        assert window.current_portrait().path == paths[number - 1]
+    current = window.current_portrait().path
+    if len(paths) < 9:
+        qtbot.keyClick(window, Qt.Key.Key_9)  # no ninth portrait: nothing changes
+        qtbot.wait(100)
+        assert window.current_portrait().path == current
+
+
+def test_freeze_holds_the_frame_the_call_sees_and_unfreezes(qtbot, make_window):
+    window = make_window()
+    window.driving.set_scripted()
+    assert not window.freeze_button.isEnabled()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 3)
+    first = output_pixels(window)
+    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert window.freeze_button.isChecked()
+    qtbot.waitUntil(lambda: window.session._pipeline is not None and window.session._pipeline.frozen,
+                    timeout=FRAME_TIMEOUT_MS)
+    wait_for_frames(qtbot, window, 2)
+    held = output_pixels(window)
+    wait_for_frames(qtbot, window, 5)
+    assert np.array_equal(output_pixels(window), held)  # the scripted motion goes on, the output does not
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert not window.freeze_button.isChecked()
+    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), held), timeout=FRAME_TIMEOUT_MS)
+    window.freeze_button.click()
+    stop(qtbot, window)
+    assert not window.freeze_button.isChecked() and not window.freeze_button.isEnabled()

@@ -205,6 +205,11 @@ class Session(QObject):
         """Re-anchor relative motion on the next driving frame."""
         self._worker.submit("reset", lambda: self._with_pipeline(lambda p: p.reset_reference()), on_error=self.error.emit)
 
+    def set_frozen(self, frozen: bool) -> None:
+        """Hold the output frame the call sees (True) or follow the animation again (False)."""
+        self._worker.submit("freeze", lambda: self._with_pipeline(lambda p: p.set_frozen(frozen)),
+                            on_error=self.error.emit)
+
     def update_settings(self, settings: EngineSettings) -> None:
         """Apply changed settings; a new checkpoint or backend reloads the model."""
         self._worker.submit("settings", lambda: self._update_settings_job(settings), self._on_settings_applied,

@@ -38,6 +38,8 @@ STATUS_INTERVAL_MS = 500
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
 CHECKPOINT_FILTER = "monkeycam checkpoints (*.safetensors)"
 RESET_KEYS = ("R", "Space")
+FREEZE_KEY = "F"
+PORTRAIT_KEYS = 9  # keys 1..9 pick the first nine portraits
 START_STOP_KEYS = ("Ctrl+Return", "Ctrl+Enter")  # window shortcuts: a button's setText would clear its own
 REALTIME_FPS = 12.0  # below this many output frames/s a video call stutters visibly
 REALTIME_CHECK_FRAMES = 20  # judge the speed only once this many frames were animated
@@ -162,9 +164,14 @@ class MainWindow(QMainWindow):
         self.start_button.setToolTip("Start or stop the animation (Ctrl+Return)")
         self.reset_button = QPushButton("Reset reference (R)", self)
         self.reset_button.setToolTip("Re-anchor the motion on your current pose (keys R or Space)")
+        self.freeze_button = QPushButton(f"Freeze ({FREEZE_KEY})", self)
+        self.freeze_button.setCheckable(True)
+        self.freeze_button.setToolTip("Hold the current animated frame in the call (and the preview and recording) "
+                                      "until you press it again")
         row = QHBoxLayout()
         row.addWidget(self.start_button)
         row.addWidget(self.reset_button)
+        row.addWidget(self.freeze_button)
         row.addStretch(1)
         return row
 
@@ -180,6 +187,10 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(key), self, activated=self.reset_reference)
         for key in START_STOP_KEYS:
             QShortcut(QKeySequence(key), self, activated=self.toggle_running)
+        self.freeze_button.toggled.connect(self.set_frozen)
+        QShortcut(QKeySequence(FREEZE_KEY), self, activated=self.freeze_button.click)
+        for number in range(1, PORTRAIT_KEYS + 1):
+            QShortcut(QKeySequence(str(number)), self, activated=lambda index=number - 1: self.choose_portrait_number(index))
         self.controls.settings_changed.connect(self._on_settings_changed)
         self.controls.show_keypoints_changed.connect(self._on_show_keypoints_changed)
         self.controls.choose_checkpoint_requested.connect(self._ask_for_checkpoint)
@@ -242,6 +253,12 @@ class MainWindow(QMainWindow):
         self._portrait_worker.submit("preview", lambda: self._cropper.preview(path, crop_scale),
                                      self._on_preview_ready, lambda message: self._on_preview_failed(path, message),
                                      supersede=True)
+
+    def choose_portrait_number(self, index: int) -> None:
+        """Keys 1..9: switch to the gallery's portrait number ``index`` (from 0), if there is one."""
+        paths = self.gallery.paths()
+        if 0 <= index < len(paths):
+            self.choose_portrait(paths[index])
 
     def open_files(self, paths: list[str]) -> None:
         """Files opened or dropped: images become portraits, a video becomes the driving input."""
@@ -327,6 +344,15 @@ class MainWindow(QMainWindow):
             self.session.reset_reference()
             self.statusBar().showMessage("Reference reset: your current pose is the new neutral pose.", 4000)
 
+    def set_frozen(self, frozen: bool) -> None:
+        """Hold the animated frame the call sees (while running), or follow the motion again."""
+        if self.freeze_button.isChecked() != frozen:
+            self.freeze_button.setChecked(frozen)  # toggled calls back here
+            return
+        if self.session.running:
+            self.session.set_frozen(frozen)
+            self.statusBar().showMessage("Frozen: the call sees this frame." if frozen else "Unfrozen.", 4000)
+
     def _on_running_changed(self, running: bool) -> None:
         if not running:
             self.stats_label.setText("stopped")
@@ -336,6 +362,11 @@ class MainWindow(QMainWindow):
         running = self.session.running
         self.start_button.setText("Stop" if running else "Start")
         self.reset_button.setEnabled(running)
+        self.freeze_button.setEnabled(running)
+        if not running and self.freeze_button.isChecked():
+            self.freeze_button.blockSignals(True)  # a new start is never frozen
+            self.freeze_button.setChecked(False)
+            self.freeze_button.blockSignals(False)
         self.outputs.set_running(running)
         for widget in (self.controls.choose_checkpoint_button, self.controls.default_checkpoint_button,
                        self.controls.backend_combo, self.driving):

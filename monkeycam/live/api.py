@@ -357,6 +357,10 @@ class LivePipelineProtocol(Protocol):
 
     def reset_reference(self) -> None: ...
 
+    def set_frozen(self, frozen: bool) -> None:
+        """Hold the current output frame (in every sink) until unfrozen."""
+        ...
+
     def update_settings(self, settings: EngineSettings) -> None: ...
 
     def set_virtual_camera(self, enabled: bool) -> VirtualCameraStatus:

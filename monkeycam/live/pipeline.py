@@ -215,6 +215,9 @@ class LivePipeline:
         self._recorder: _Recorder | None = None
         self.recording_error: str | None = None  # why the last recording was lost, if it was
         self._last_size: tuple[int, int] | None = None
+        self._last_image: np.ndarray | None = None  # the last frame delivered (output thread)
+        self._held: np.ndarray | None = None  # frozen: this frame goes out instead of new ones
+        self._freeze_requested = False
         self._source_size: tuple[int, int] | None = None
         self._stats = _StatsClock()
         self._stop = threading.Event()
@@ -290,6 +293,18 @@ class LivePipeline:
     def reset_reference(self) -> None:
         """Take the next driving frame as the new anchor of relative motion."""
         self._commands.put(lambda engine: engine.set_reference(None))
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Hold the current output frame (preview, virtual camera, recording) until unfrozen;
+        the engine keeps following the driving input meanwhile."""
+        with self._lock:
+            self._freeze_requested = frozen
+            self._held = self._last_image if frozen else None
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the output is held (see :meth:`set_frozen`)."""
+        return self._freeze_requested
 
     def update_settings(self, settings: EngineSettings) -> None:
         self._settings = settings
@@ -469,9 +484,13 @@ class LivePipeline:
         image = output.animated.image
         with self._lock:
             self._stats.add(now, latency_ms)
+            if self._freeze_requested and self._held is None:  # frozen before the first frame
+                self._held = image
+            image = self._held if self._held is not None else image
+            self._last_image = image
             self._last_size = (image.shape[1], image.shape[0])
         timings = dataclasses.replace(output.animated.timings, latency_ms=latency_ms)
-        animated = dataclasses.replace(output.animated, timings=timings)
+        animated = dataclasses.replace(output.animated, image=image, timings=timings)
         live = LiveFrame(driving=output.item.frame, animated=animated, stats=self.stats())
         if self._on_frame is not None:
             self._guarded("preview", lambda: self._on_frame(live))
