@@ -133,6 +133,15 @@ def stop(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
 
 
+def start_scripted_until_moving(qtbot, window: MainWindow) -> None:
+    """Start scripted motion and wait until the animated preview changes."""
+    window.driving.set_scripted()
+    start(qtbot, window)
+    wait_for_frames(qtbot, window, 3)
+    first = output_pixels(window)
+    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -546,11 +555,7 @@ def test_a_recording_may_not_replace_the_portrait_being_animated(qtbot, make_win
 
 def test_head_motion_and_expression_sliders_reach_the_running_engine(qtbot, make_window):
     window = make_window()
-    window.driving.set_scripted()
-    start(qtbot, window)
-    wait_for_frames(qtbot, window, 3)
-    first = output_pixels(window)
-    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+    start_scripted_until_moving(qtbot, window)
     window.controls.pose_slider.setValue(0)
     window.controls.expression_slider.setValue(0)
     assert window.controls.pose_label.text() == "0%" and window.controls.expression_label.text() == "0%"
@@ -591,12 +596,8 @@ def test_keys_1_to_9_pick_the_first_nine_portraits(qtbot, make_window, tmp_path)
 
 def test_freeze_holds_the_frame_the_call_sees_and_unfreezes(qtbot, make_window):
     window = make_window()
-    window.driving.set_scripted()
     assert not window.freeze_button.isEnabled()
-    start(qtbot, window)
-    wait_for_frames(qtbot, window, 3)
-    first = output_pixels(window)
-    qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
+    start_scripted_until_moving(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_F)
     assert window.freeze_button.isChecked()
     qtbot.waitUntil(lambda: window.session._pipeline is not None and window.session._pipeline.frozen,
