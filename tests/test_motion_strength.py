@@ -70,7 +70,8 @@ def test_strength_one_leaves_the_motion_and_zero_keeps_only_one_part():
     neutral = scale_motion(driving, reference, 1.0, 0.0)
     angle, log_scale, shift, residual = similarity_parts(reference.mean, neutral.mean)
     assert residual < 1e-5 and angle == pytest.approx(0.3, abs=1e-3)
-    assert torch.allclose(neutral.covar, driving.covar)  # same head motion: same covariances
+    # the reference's covariances moved by the head (scaled by 1.2, turned): no local change
+    assert torch.allclose(neutral.covar, 1.2**2 * reference.covar, atol=1e-6)
     double = scale_motion(driving, reference, 2.0, 2.0)
     angle, log_scale, shift, _ = similarity_parts(reference.mean, double.mean)
     assert angle == pytest.approx(0.6, abs=2e-2) and log_scale == pytest.approx(2 * math.log(1.2), abs=2e-2)
@@ -85,6 +86,44 @@ def test_covariances_follow_the_scaled_rotation():
     rotation = torch.tensor([[math.cos(-0.3), -math.sin(-0.3)], [math.sin(-0.3), math.cos(-0.3)]]) / 1.2
     expected = rotation @ stretched[0, 0] @ rotation.T
     assert torch.allclose(still.covar[0, 0], expected, atol=1e-3)
+
+
+def test_expression_strength_scales_the_covariances_local_change():
+    reference, driving, _ = synthetic_motion()
+    # the head turns and scales; keypoint 0's blob also stretches on its own (a mouth opening)
+    linear, _, _ = fit_similarity(reference.mean, driving.mean)
+    head_covar = linear[:, None] @ reference.covar @ linear[:, None].transpose(-1, -2)
+    stretched = head_covar.clone()
+    stretched[0, 0] = torch.tensor([[0.05, 0.0], [0.0, 0.01]])
+    driving = Keypoints(driving.mean, stretched)
+
+    def elongation(strength: float) -> float:
+        eigenvalues = torch.linalg.eigvalsh(scale_motion(driving, reference, 1.0, strength).covar[0, 0].double())
+        assert float(eigenvalues.min()) > 0
+        return float(eigenvalues.max() / eigenvalues.min())
+
+    assert torch.allclose(scale_motion(driving, reference, 1.0, 0.0).covar, head_covar, atol=1e-6)
+    assert elongation(0.0) == pytest.approx(1.0, abs=1e-4)
+    assert elongation(1.0) == pytest.approx(5.0, rel=1e-4)
+    assert 1.2 < elongation(0.5) < elongation(1.0) < elongation(2.0)
+    # the other keypoints did not change locally: only the head moves them, at any strength
+    assert torch.allclose(scale_motion(driving, reference, 1.0, 2.0).covar[0, 1:], head_covar[0, 1:], atol=1e-6)
+
+
+def test_engine_scripted_motion_at_zero_strengths_is_one_still_frame():
+    """Pose 0 and expression 0: nothing of the scripted head motion or mouth opening reaches the
+    shipped model's output (the mouth used to leak through the covariances)."""
+    engine = create_engine(EngineSettings(checkpoint=str(weights_dir() / "face64.safetensors"), backend="cpu",
+                                          output_size=128, smoothing=0.0, pose_strength=0.0, expression_strength=0.0))
+    engine.set_source(read_image(assets_dir() / "portrait_ada.png"))
+    rest = engine.process_scripted(0.0).image
+    # 1 s: the mouth is open; 6 and 14 s: the head is turned and tilted
+    for seconds in (1.0, 6.0, 14.0):
+        assert np.array_equal(engine.process_scripted(seconds).image, rest)
+    engine.update_settings(EngineSettings(checkpoint=str(weights_dir() / "face64.safetensors"), backend="cpu",
+                                          output_size=128, smoothing=0.0, pose_strength=0.0, expression_strength=1.0))
+    assert np.abs(engine.process_scripted(1.0).image.astype(int) - rest).max() > 10  # the mouth moves it
+    engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,9 @@ def scale_motion(
     and translation times the strength), ``expression_strength`` the local part; both 0 .. 2
     and 1 leaves the driving keypoints as they are. The local motion and the covariances follow
     the change of the similarity's linear part (a blink seen on a turned head is a blink on
-    the head that, at pose 0, did not turn).
+    the head that, at pose 0, did not turn). The covariances' own local change (a keypoint's
+    blob stretching as the mouth opens) is scaled too: expression 0 gives the reference's
+    covariances moved by the scaled head, 1 the driving ones (:func:`_blend_covariances`).
 
     Args:
         kp_driving, kp_reference: (B, K, ...) keypoints of the current and the reference frame.
@@ -171,5 +173,29 @@ def scale_motion(
     # the local motion turns and scales with the head: carry it into the new head placement
     local = expression_strength * local @ change.transpose(-1, -2)
     mean = _apply_similarity(kp_reference.mean, new_linear, centre, shift * pose_strength) + local
-    covar = change[:, None] @ kp_driving.covar @ change[:, None].transpose(-1, -2)
+    driven = change[:, None] @ kp_driving.covar @ change[:, None].transpose(-1, -2)
+    head_only = new_linear[:, None] @ kp_reference.covar @ new_linear[:, None].transpose(-1, -2)
+    covar = _blend_covariances(head_only, driven, expression_strength)
     return Keypoints(mean.to(kp_driving.mean.dtype), covar.to(kp_driving.covar.dtype))
+
+
+def _blend_covariances(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """Covariances from ``start`` (weight 0) to ``end`` (weight 1), extrapolated beyond 1, on the
+    log scale of the matrices so every result stays symmetric positive definite.
+
+    start, end: (B, K, 2, 2) symmetric positive definite -> (B, K, 2, 2), ``end``'s dtype.
+    """
+    if weight == 0.0:
+        return start.to(end.dtype)
+    if weight == 1.0:
+        return end
+    blended = (1.0 - weight) * _spd_log(start.double()) + weight * _spd_log(end.double())
+    eigenvalues, eigenvectors = torch.linalg.eigh(blended)
+    return (eigenvectors @ torch.diag_embed(eigenvalues.exp()) @ eigenvectors.transpose(-1, -2)).to(end.dtype)
+
+
+def _spd_log(matrix: torch.Tensor) -> torch.Tensor:
+    """Matrix logarithm of symmetric positive definite (..., 2, 2) matrices (tiny eigenvalues floored)."""
+    symmetric = 0.5 * (matrix + matrix.transpose(-1, -2))
+    eigenvalues, eigenvectors = torch.linalg.eigh(symmetric)
+    return eigenvectors @ torch.diag_embed(eigenvalues.clamp_min(1e-12).log()) @ eigenvectors.transpose(-1, -2)
