@@ -147,3 +147,38 @@ def test_covariance_adaptation_is_symmetric_positive_definite():
     adapted = adapt_covariance(a, b, c)
     assert torch.allclose(adapted, adapted.transpose(-1, -2), atol=1e-6)
     assert (torch.linalg.eigvalsh(adapted) > 0).all()
+
+
+def test_local_flow_moves_the_guided_keypoints_exactly_and_leaves_far_pixels_alone():
+    """Beyond the paper (dense_motion.local_flow_keypoints): an untrained dense motion
+    network predicts almost no motion; with the local flow the grid at each driving keypoint
+    samples the source at the matching source keypoint, and far from them nothing changes."""
+    import dataclasses
+
+    from monkeycam.model.dense_motion import DenseMotionNetwork
+
+    base = preset("live256")
+    config = base.replace(dense_motion=dataclasses.replace(base.dense_motion, local_flow_keypoints=3))
+    torch.manual_seed(0)
+    network = DenseMotionNetwork(config).eval()
+    size = config.dense_motion_size
+    source = torch.rand(1, 3, size, size)
+    kp_source = Keypoints(torch.rand(1, config.num_kp, 2) * 0.6 - 0.3, torch.eye(2).expand(1, config.num_kp, 2, 2) * 0.01)
+    moved = kp_source.mean.clone()
+    moved[:, :3] += torch.tensor([[0.04, -0.03], [-0.02, 0.05], [0.03, 0.03]])
+    kp_driving = Keypoints(moved, kp_source.covar)
+    with torch.no_grad():
+        grid = network(source, kp_source, kp_driving).grid.permute(0, 3, 1, 2)
+        plain = DenseMotionNetwork(base).eval()
+        plain.load_state_dict(network.state_dict())
+        plain_grid = plain(source, kp_source, kp_driving).grid.permute(0, 3, 1, 2)
+    sampled = torch.nn.functional.grid_sample(grid, moved[:, None, :3], align_corners=True)[0, :, 0].T
+    plain_sampled = torch.nn.functional.grid_sample(plain_grid, moved[:, None, :3], align_corners=True)[0, :, 0].T
+    before = (plain_sampled - kp_source.mean[0, :3]).norm(dim=-1)
+    after = (sampled - kp_source.mean[0, :3]).norm(dim=-1)
+    assert (before > 0.02).all(), "the untrained network should not already move the keypoints"
+    assert (after < 0.25 * before).all()
+    far = torch.tensor([[-0.95, -0.95], [0.95, 0.95]])
+    assert (torch.cdist(far, moved[0, :3]) > 0.5).all()
+    grid_far = torch.nn.functional.grid_sample(grid - plain_grid, far[None, None], align_corners=True)
+    assert grid_far.abs().max() < 1e-4

@@ -26,7 +26,7 @@ from ..errors import UserError
 from .atomic import atomic_path, commit, disk_full_message, temporary_sibling, write_failed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif", ".m4v", ".mpg", ".mpeg")
 _MUXERS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm"}
 # Images larger than this are refused before decoding (a small compressed file can hold a
 # huge picture): 100 megapixels (e.g. 12000 x 8000) and 512 MB on disk.

@@ -50,6 +50,12 @@ class DenseMotionConfig:
         scale_factor: the source is resized by this factor; the flow lives at that size.
         bg_init: initial logit of the background mask (the last conv starts at zero).
         use_keypoint_difference: also feed (mean_source - mean_driving) per slot (mgif).
+        local_flow_keypoints: beyond the paper: the first N keypoints' own motion is
+            enforced near them. The flow's remaining error at those keypoints is spread by
+            Gaussian radial basis functions (width ``local_flow_sigma`` in [-1, 1] units), so
+            small motions the masks blur away at the flow's low resolution (eyelids, lips)
+            reach the output. 0 (the paper): off.
+        local_flow_sigma: width of those Gaussians in [-1, 1] frame units.
     """
 
     block_expansion: int = 32
@@ -59,6 +65,8 @@ class DenseMotionConfig:
     scale_factor: float = 1.0
     bg_init: float = 2.0
     use_keypoint_difference: bool = False
+    local_flow_keypoints: int = 0
+    local_flow_sigma: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,12 @@ def _validate(config: ModelConfig) -> None:
     ablation = config.ablation
     if ablation.deformation and not (ablation.coarse_flow or ablation.residual_flow):
         raise ValueError("ablation: a deformation needs the coarse flow, the residual flow or both")
+    local = config.dense_motion
+    if not 0 <= local.local_flow_keypoints <= config.num_kp:
+        raise ValueError(f"dense_motion.local_flow_keypoints must be 0 .. num_kp ({config.num_kp}), "
+                         f"got {local.local_flow_keypoints}")
+    if not 0.0 < local.local_flow_sigma <= 1.0:
+        raise ValueError(f"dense_motion.local_flow_sigma must be in (0, 1], got {local.local_flow_sigma}")
     if config.generator.blend_source and not ablation.deformation:
         raise ValueError("generator.blend_source needs the deformation (ablation.deformation: true)")
 
@@ -275,14 +289,16 @@ def _face(name: str, image_size: int, width: int, generator_blocks: int, motion_
 def _live(name: str, num_kp: int, width: int) -> ModelConfig:
     """monkeycam's real-time 256-px design (beyond the paper): keypoints, dense motion and the
     generator's encoder/decoder all work at 64 px on area-shrunk frames, and the output is the
-    full-resolution source warped by the upsampled flow, blended with the decoded frame."""
+    full-resolution source warped by the upsampled flow, blended with the decoded frame.
+    The first 10 keypoints (the ones training guides to eyelids, lips, nose tip and chin) get
+    the local flow, so blinks and mouth opening are not blurred away by the 64-px flow."""
     return ModelConfig(
         name=name,
         image_size=256,
         num_kp=num_kp,
         downsample="area",
         kp_detector=KeypointDetectorConfig(width, width * 8, 4, scale_factor=0.25),
-        dense_motion=DenseMotionConfig(width, width * 8, 4, scale_factor=0.25),
+        dense_motion=DenseMotionConfig(width, width * 8, 4, scale_factor=0.25, local_flow_keypoints=10),
         generator=GeneratorConfig(width, width * 8, 4, 1, "bilinear", scale_factor=0.25, blend_source=True),
         discriminator=DiscriminatorConfig(32, 256, 4),
     )

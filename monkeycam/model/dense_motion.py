@@ -46,6 +46,8 @@ class DenseMotionNetwork(nn.Module):
         self.use_source = config.ablation.source_in_dense_motion
         self.use_mask = config.ablation.coarse_flow
         self.use_residual = config.ablation.residual_flow
+        self.local_keypoints = cfg.local_flow_keypoints
+        self.local_sigma = cfg.local_flow_sigma
         slots = config.num_kp + 1
         per_slot = 1 + 2 * self.use_difference + config.num_channels * self.use_source
         in_features = slots * per_slot
@@ -98,6 +100,8 @@ class DenseMotionNetwork(nn.Module):
         if self.use_residual:
             residual = prediction[:, -2:]
             flow = flow + residual
+        if self.local_keypoints:
+            flow = flow + local_flow_correction(flow, kp_source, kp_driving, self.local_keypoints, self.local_sigma)
         grid = identity_grid(batch, height, width, source.device, flow.dtype) + flow.permute(0, 2, 3, 1)
         return DenseMotion(grid, masks, residual)
 
@@ -137,3 +141,38 @@ class DenseMotionNetwork(nn.Module):
         grid = (grid + shifts[:, :, None, None, :].to(source.dtype)).reshape(batch * slots, height, width, 2)
         repeated = source.unsqueeze(1).expand(-1, slots, -1, -1, -1).reshape(batch * slots, channels, height, width)
         return warp(repeated, grid).reshape(batch, slots, channels, height, width)
+
+
+LOCAL_FLOW_RIDGE = 0.05  # keeps the RBF system well posed when two keypoints meet (closed lips)
+
+
+def local_flow_correction(
+    flow: torch.Tensor, kp_source: Keypoints, kp_driving: Keypoints, count: int, sigma: float
+) -> torch.Tensor:
+    """Beyond the paper: a smooth flow that makes the first ``count`` keypoints move as they should.
+
+    A backward flow maps each output position to where it is sampled in the source; at a
+    driving keypoint it should point at the matching source keypoint. The error of ``flow``
+    there is interpolated between the keypoints by Gaussian radial basis functions of width
+    ``sigma`` (a ridge-regularised solve, so near-coincident keypoints stay stable).
+
+    Args:
+        flow: (B, 2, h, w) backward flow in [-1, 1] units (x, y).
+        kp_source, kp_driving: keypoints with (B, K, 2) means in [-1, 1].
+        count: how many of the first keypoints to enforce (1 .. K).
+        sigma: Gaussian width in [-1, 1] units.
+
+    Returns:
+        (B, 2, h, w) correction to add to ``flow``; it decays to 0 away from the keypoints.
+    """
+    batch, _, height, width = flow.shape
+    driving = kp_driving.mean[:, :count].to(flow.dtype)  # (B, n, 2)
+    wanted = kp_source.mean[:, :count].to(flow.dtype) - driving
+    found = F.grid_sample(flow, driving.unsqueeze(1), mode="bilinear", align_corners=True)  # (B, 2, 1, n)
+    error = wanted - found[:, :, 0].transpose(1, 2)  # (B, n, 2)
+    between = torch.cdist(driving.float(), driving.float()) ** 2  # (B, n, n)
+    system = torch.exp(-between / (2 * sigma**2)) + LOCAL_FLOW_RIDGE * torch.eye(count, device=flow.device)
+    weights = torch.linalg.solve(system, error.float()).to(flow.dtype)  # (B, n, 2)
+    grid = identity_grid(batch, height, width, flow.device, flow.dtype).reshape(batch, -1, 1, 2)
+    spread = torch.exp(-((grid - driving.unsqueeze(1)) ** 2).sum(-1) / (2 * sigma**2))  # (B, h*w, n)
+    return (spread @ weights).transpose(1, 2).reshape(batch, 2, height, width)
