@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -107,9 +108,50 @@ def _umask() -> int:
     return mask
 
 
+# A leftover temporary file is only swept when its writer is gone and it is this old (seconds):
+# a writer on another machine sharing the folder keeps touching its file.
+STALE_SECONDS = 60.0
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def sweep_leftovers(path: Path, suffix: str = ".part") -> list[Path]:
+    """Delete temporary files of ``path`` left by writers that were killed (kill -9, power
+    loss): hidden siblings named by :func:`temporary_sibling` whose process is gone and that
+    have not changed for :data:`STALE_SECONDS`. Returns what was deleted."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.[^.]+{re.escape(suffix)}$")
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for candidate in candidates:
+        match = pattern.match(candidate.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            if now - candidate.stat().st_mtime >= STALE_SECONDS:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+    return removed
+
+
 def temporary_sibling(path: Path, suffix: str = ".part") -> Path:
-    """Create an empty hidden temporary file in ``path``'s folder (normal file permissions)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    """Create an empty hidden temporary file ``.NAME.PID.RANDOM<suffix>`` in ``path``'s folder
+    (normal file permissions), first sweeping leftovers of killed writers of the same path."""
+    sweep_leftovers(path, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; finished files should look like any other
     return Path(tmp)
