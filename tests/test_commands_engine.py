@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from monkeycam.checkpoint import save_checkpoint
-from monkeycam.io import VideoWriter, iter_video, probe_video, write_image
+from monkeycam.io import VideoWriter, iter_video, probe_video, read_image, write_image
 from monkeycam.model import build_model, preset
 from tests.cli import one_line_error, run_monkeycam
 
@@ -80,6 +80,49 @@ def test_animate_with_paste_back_keeps_the_portrait_size(media, tmp_path):
     assert result.returncode == 0, result.stderr
     info = probe_video(out)
     assert (info.width, info.height, info.frame_count) == (70, 90, 3)
+
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def has_black_bar(frame: np.ndarray, level: int = 16) -> bool:
+    """Whether an outermost row or column of ``frame`` is entirely dark."""
+    return any(int(edge.max()) <= level for edge in (frame[0], frame[-1], frame[:, 0], frame[:, -1]))
+
+
+@pytest.mark.parametrize("size", [None, "640x480"])
+def test_stream_out_gets_the_call_frame_filled_by_the_pasted_back_portrait(media, tmp_path, size):
+    pytest.importorskip("imageio_ffmpeg", reason="writing .mp4 (H.264) needs imageio-ffmpeg")
+    out = tmp_path / "call.mp4"
+    portrait = ASSETS / "portrait_bram.png"
+    result = run("stream", "--source", str(portrait), "--scripted", "--seconds", "3", "--out", str(out),
+                 *(["--vcam-size", size] if size else []))  # the shipped model, face detection
+    assert result.returncode == 0, result.stderr
+    info = probe_video(out)
+    assert (info.width, info.height) == ((1280, 720) if size is None else (640, 480))
+    assert info.fps == 30.0 and info.frame_count >= 60  # real time at the default cap: ~3 s of 30 frames/s
+    frames = list(iter_video(out))
+    assert not any(has_black_bar(frame) for frame in frames)
+    # the whole portrait is there (pasted back, not the face crop alone): its own top-left colour
+    # (the background) fills the frame's corners as it does the portrait's
+    corner = read_image(portrait)[:20, :20].reshape(-1, 3).mean(axis=0)
+    assert np.abs(frames[-1][:20, :20].reshape(-1, 3).mean(axis=0) - corner).max() < 25
+
+
+@pytest.mark.parametrize("value, expected", [("641x480", "even numbers"), ("wide", "WIDTHxHEIGHT"),
+                                             ("99999x720", "from 160x120 to 3840x2160")])
+def test_stream_refuses_a_bad_vcam_size_in_one_line(media, tmp_path, value, expected):
+    out = tmp_path / "never.mp4"
+    result = run("stream", "--source", str(media / "portrait.png"), "--scripted", "--frames", "3", "--out",
+                 str(out), "--vcam-size", value, *common(media))
+    one_line_error(result, "--vcam-size", expected)
+    assert not out.exists()
+
+
+def test_stream_refuses_a_bad_fps_in_one_line(media):
+    result = run("stream", "--source", str(media / "portrait.png"), "--scripted", "--frames", "3", "--fps", "0",
+                 *common(media))
+    one_line_error(result, "--fps must be from 1 to 60")
 
 
 @pytest.mark.parametrize(

@@ -207,6 +207,25 @@ def test_output_size_and_paste_back_into_the_full_portrait(checkpoint):
     assert pasted.keypoints.means.min() > -20 and pasted.keypoints.means.max() < 170
 
 
+def test_a_frame_size_lays_out_the_portrait_or_the_crop_in_that_frame(checkpoint):
+    engine = engine_for(checkpoint, frame_size=(640, 480))
+    image = portrait(height=300, width=200)  # a tall portrait: 4:3 needs surroundings at the sides
+    engine.set_source(image)
+    frame = driving_frames(1)[0]
+    crop_only = engine.process(frame)
+    assert crop_only.image.shape == (480, 640, 3)
+    engine.update_settings(engine.settings.updated(paste_back=True))
+    pasted = engine.process(frame)
+    assert pasted.image.shape == (480, 640, 3)
+    assert not np.array_equal(pasted.image, crop_only.image)
+    for edge in (pasted.image[0], pasted.image[-1], pasted.image[:, 0], pasted.image[:, -1]):
+        assert edge.max() > 60  # the portrait's noise or its blurred surroundings, never a black bar
+    means = pasted.keypoints.means
+    assert means[:, 0].min() > 0 and means[:, 0].max() < 640 and means[:, 1].min() > -100
+    engine.update_settings(engine.settings.updated(frame_size=(1280, 720)))
+    assert engine.process(frame).image.shape == (720, 1280, 3)
+
+
 def test_scripted_motion_moves_the_source_keypoints(checkpoint):
     engine = engine_for(checkpoint)
     engine.set_source(portrait())

@@ -1,11 +1,12 @@
 """The virtual camera: frames of the right size reach a backend registered with pyvirtualcam,
-other sizes are letterboxed, and a missing device is one line that says how to get one."""
+other sizes are filled like a webcam picture (no black bars), and a missing device is one line that says how to get one."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -51,20 +52,28 @@ def test_frames_reach_a_registered_backend_at_the_camera_size(keeping_backend):
         assert camera.device == "keeping-device"
         same = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
         camera.send(same)
-        camera.send(np.full((100, 100, 3), 255, np.uint8))  # another size: fitted with bars
+        camera.send(np.full((100, 100, 3), 255, np.uint8))  # another size: fitted, no bars
         with pytest.raises(ValueError, match="uint8 RGB"):
             camera.send(np.zeros((48, 64), np.uint8))
     assert KeepingBackend.opened["width"] == 64 and KeepingBackend.opened["closed"]
     assert [frame.size for frame in KeepingBackend.frames] == [64 * 48 * 3] * 2
     assert np.array_equal(KeepingBackend.frames[0].reshape(48, 64, 3), same)
-    letterboxed = KeepingBackend.frames[1].reshape(48, 64, 3)
-    assert letterboxed[:, :8].max() == 0 and letterboxed[:, 8:56].min() == 255
+    fitted = KeepingBackend.frames[1].reshape(48, 64, 3)
+    assert fitted.min() == 255  # a white picture fills the whole frame: no black bars
 
 
-def test_fit_frame_keeps_the_aspect_ratio():
-    fitted = fit_frame(np.full((10, 40, 3), 200, np.uint8), 40, 40)
-    assert fitted.shape == (40, 40, 3)
-    assert fitted[:15].max() == 0 and fitted[15:25].min() == 200
+def test_fit_frame_keeps_the_aspect_ratio_and_fills_the_frame():
+    picture = np.full((120, 120, 3), 200, np.uint8)
+    cv2.circle(picture, (60, 60), 30, (0, 0, 0), -1)  # a dark disc in the middle
+    fitted = fit_frame(picture, 320, 180)
+    assert fitted.shape == (180, 320, 3)
+    dark = fitted[..., 0] < 100
+    rows, cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
+    width, height = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+    assert abs(width - height) <= 2  # still a disc, not an ellipse
+    assert abs((cols[0] + cols[-1]) / 2 - 160) <= 2 and abs((rows[0] + rows[-1]) / 2 - 90) <= 2  # centred
+    assert width < 180  # the disc (the picture's centre) is whole: not scaled to cover the width
+    assert fitted[:, :10].min() > 100 and fitted[:, -10:].min() > 100  # the sides are the grey surroundings
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or bool(list(Path("/dev").glob("video*"))),

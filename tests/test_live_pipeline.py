@@ -260,10 +260,12 @@ class RecordingVirtualCamera:
     """A pyvirtualcam backend that keeps what it receives (registered under a test name)."""
 
     received: list[np.ndarray] = []
+    opened: list[tuple[int, int, float]] = []  # (width, height, fps) of each opening
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
         self.size = (width, height)
         RecordingVirtualCamera.received = []
+        RecordingVirtualCamera.opened.append((width, height, fps))
 
     def send(self, frame: np.ndarray) -> None:
         RecordingVirtualCamera.received.append(frame.copy())
@@ -306,6 +308,61 @@ def test_scripted_motion_from_a_real_engine_reaches_a_registered_virtual_camera(
     assert any(np.array_equal(received[2].reshape(96, 96, 3), image) for image in previews)
     assert len({image.tobytes() for image in previews}) > 1  # the scripted head moves
     assert all(live.driving is None for live in sink.frames)
+
+
+def test_a_call_gets_the_portrait_pasted_back_and_filling_the_frame_size(checkpoint, test_vcam_backend):
+    settings = EngineSettings(checkpoint=checkpoint, backend="cpu", paste_back=True, frame_size=(640, 480), fps_cap=24)
+    engine = create_engine(settings, face_detection=False)
+    sink = Collector()
+    portrait = np.random.default_rng(4).integers(60, 200, (300, 200, 3), dtype=np.uint8)  # taller than 4:3
+    pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=30.0), source_image=portrait, engine=engine,
+                            vcam_backend="monkeycam-test", **sink.callbacks())
+    RecordingVirtualCamera.opened = []
+    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 640, 480)
+    assert RecordingVirtualCamera.opened == [(640, 480, 24.0)]  # announced at the cap
+    pipeline.start()
+    sink.wait_for(lambda: len(sink.frames) >= 4)
+    pipeline.update_settings(settings.updated(frame_size=(1280, 720)))  # reopened at the new size
+    sink.wait_for(lambda: sink.frames[-1].animated.image.shape == (720, 1280, 3))
+    sink.wait_for(lambda: len(RecordingVirtualCamera.received) >= 3)
+    pipeline.stop()
+    assert [opened[:2] for opened in RecordingVirtualCamera.opened] == [(640, 480), (1280, 720)]
+    assert "virtual camera on: test-vcam (1280x720)" in sink.statuses
+    received = RecordingVirtualCamera.received[-1].reshape(720, 1280, 3)
+    previews = [live.animated.image for live in sink.frames if live.animated.image.shape == (720, 1280, 3)]
+    assert any(np.array_equal(received, image) for image in previews)  # the preview shows what the call gets
+    for edge in (received[0], received[-1], received[:, 0], received[:, -1]):
+        assert edge.max() > 40  # no black bars around the portrait
+    overlay = sink.frames[-1].animated.keypoints.means
+    assert overlay[:, 0].min() > 0 and overlay[:, 0].max() < 1280 and overlay[:, 1].max() < 720 * 1.5
+
+
+def fps_over(pipeline: LivePipeline, sink: Collector, seconds: float) -> float:
+    """Output frames per second delivered over ``seconds`` (after a warm-up)."""
+    sink.wait_for(lambda: len(sink.frames) >= 3)
+    start, count = time.monotonic(), len(sink.frames)
+    time.sleep(seconds)
+    return (len(sink.frames) - count) / (time.monotonic() - start)
+
+
+def test_the_frame_rate_cap_limits_a_real_engine_without_counting_skipped_frames(checkpoint):
+    settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=64)
+    engine = create_engine(settings, face_detection=False)
+    sink = Collector()
+    pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=60.0), source_image=SOURCE, engine=engine,
+                            **sink.callbacks())
+    pipeline.start()
+    uncapped = fps_over(pipeline, sink, 1.5)
+    pipeline.update_settings(settings.updated(fps_cap=15))
+    time.sleep(0.3)
+    dropped_before = pipeline.stats().dropped
+    capped = fps_over(pipeline, sink, 2.0)
+    dropped = pipeline.stats().dropped - dropped_before
+    pipeline.stop()
+    assert uncapped > 20, uncapped  # this engine is fast enough for the cap to matter
+    assert 12 <= capped <= 16, capped
+    assert dropped <= 3  # frames held back by the cap are not "skipped" ones
+    assert sink.errors == []
 
 
 def test_paste_back_frames_open_the_virtual_camera_at_the_portrait_size(test_vcam_backend):

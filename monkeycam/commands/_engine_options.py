@@ -14,7 +14,7 @@ from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
 # The option that sets each EngineSettings field, to name it in errors.
 FLAGS = {"output_size": "--size", "smoothing": "--smoothing", "crop_scale": "--crop-scale", "threads": "--threads",
          "backend": "--backend", "checkpoint": "--checkpoint", "pose_strength": "--pose-strength",
-         "expression_strength": "--expression-strength"}
+         "expression_strength": "--expression-strength", "frame_size": "--vcam-size", "fps_cap": "--fps"}
 
 
 def add_model_options(parser: argparse.ArgumentParser, several_backends: bool = False) -> argparse._MutuallyExclusiveGroup:
@@ -43,8 +43,9 @@ def add_animation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-covariance", action="store_true", help="adapt keypoint covariances to the source")
     parser.add_argument("--smoothing", type=float, default=0.5,
                         help="keypoint smoothing against jitter, 0 (off) .. 1 (strong); default 0.5")
-    parser.add_argument("--paste-back", action="store_true",
-                        help="paste the animated face back into the full portrait (output has its size)")
+    parser.add_argument("--paste-back", action=argparse.BooleanOptionalAction, default=False,
+                        help="paste the animated face back into the full portrait (default: off; the output has "
+                        "the portrait's size unless the command lays it out in a frame size)")
     parser.add_argument("--crop-scale", type=float, default=2.0, help="face crop size relative to the detected face")
     parser.add_argument("--mirror", action="store_true", help="flip driving frames horizontally")
     parser.add_argument("--pose-strength", type=float, default=1.0, metavar="S",
@@ -63,6 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             adapt_scale=args.adapt_scale, adapt_covariance=args.adapt_covariance, smoothing=args.smoothing,
             paste_back=args.paste_back, output_size=args.size, mirror=args.mirror, crop_scale=args.crop_scale,
             threads=args.threads, pose_strength=args.pose_strength, expression_strength=args.expression_strength,
+            frame_size=getattr(args, "vcam_size", None), fps_cap=getattr(args, "fps", None),
         )
     except SettingsError as error:
         raise UserError(f"{FLAGS.get(error.field, error.field)} {error.requirement}, got {error.value}") from None

@@ -10,6 +10,7 @@ import time
 
 from ..errors import UserError
 from ..io.atomic import check_output
+from ..live.api import DEFAULT_FPS_CAP, DEFAULT_FRAME_SIZE, format_frame_size
 from ._engine_options import (
     add_animation_options,
     add_model_options,
@@ -28,7 +29,8 @@ def add_parser(subparsers) -> None:
         help="live animation from a camera, a video or scripted motion to a virtual camera",
         description="Animate a portrait live, headless: driving motion from a camera, a video file (looped) "
         "or a built-in scripted head movement; output to a virtual camera (--vcam) and/or a video file "
-        "(--out). Prints frames per second, latency and skipped frames (camera frames replaced by a newer one "
+        "(--out), both the same frames: the portrait with the animated face pasted back (--no-paste-back: "
+        "the face crop alone), filling --vcam-size at up to --fps frames per second. Prints frames per second, latency and skipped frames (camera frames replaced by a newer one "
         "while the model was busy) every second.",
     )
     parser.add_argument("--source", required=True, metavar="IMG", help="source portrait")
@@ -38,6 +40,12 @@ def add_parser(subparsers) -> None:
     driving.add_argument("--scripted", action="store_true", help="built-in head movement (no camera needed)")
     parser.add_argument("--vcam", action="store_true", help="send the animation to a virtual camera")
     parser.add_argument("--vcam-backend", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--vcam-size", metavar="WxH", default=format_frame_size(DEFAULT_FRAME_SIZE),
+                        help="the frame the call and --out receive, e.g. 640x480, 1280x720, 1920x1080 "
+                        "(default %(default)s): the portrait fills it like a webcam picture, no black bars")
+    parser.add_argument("--fps", type=float, default=DEFAULT_FPS_CAP, metavar="N",
+                        help="at most this many frames per second (default %(default)s; 15 or 24 leave a slow "
+                        "machine's CPU to the call); a video read with --unpaced is not capped")
     parser.add_argument("--out", metavar="FILE", default=None, help="also record to a video file (.mp4/.avi/.webm)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--frames", type=int, default=None, help="stop after this many output frames")
@@ -46,7 +54,7 @@ def add_parser(subparsers) -> None:
                         help="read the video as fast as inference takes it instead of at its frame rate")
     add_model_options(parser)
     add_animation_options(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, paste_back=True)  # a call gets the whole portrait, not the crop
 
 
 def driving_spec(args: argparse.Namespace):

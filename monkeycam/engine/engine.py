@@ -7,7 +7,8 @@ Per driving frame, in named stages timed one by one:
 2. keypoints: driving keypoints, One Euro smoothing, motion transfer (relative or absolute,
    optional movement-scale and covariance adaptation);
 3. generator: dense motion, warping, decoder -> S x S prediction;
-4. paste: resize to the output size, or paste back into the full portrait with a soft mask.
+4. paste: resize to the output size, or paste back into the full portrait (colour-matched, soft
+   mask); with a frame size (what a call receives), laid out to fill that frame.
 
 The engine is not thread-safe: one thread drives it (the live pipeline's inference thread).
 """
@@ -505,12 +506,25 @@ class Engine:
 
     def _compose(self, source: _Source, face: np.ndarray, kp: Keypoints) -> tuple[np.ndarray, KeypointOverlay]:
         means, covariances = kp.mean[0].numpy(), kp.covar[0].numpy()
-        if self._settings.paste_back:
-            if source.paste is None:
-                source.paste = PasteBack.prepare(source.portrait, source.box)
-            return source.paste.apply(face), keypoint_overlay(means, covariances, face.shape[0], source.box)
+        if self._settings.paste_back or self._settings.frame_size is not None:
+            paste = self._paste_for(source)
+            return paste.apply(face), keypoint_overlay(means, covariances, face.shape[0], paste.face_box)
         side = self._settings.output_size
         return resize_square(face, side), keypoint_overlay(means, covariances, face.shape[0], CropBox(0, 0, side))
+
+    def _paste_for(self, source: _Source) -> PasteBack:
+        """The source's composition for the current settings: into the full portrait (paste-back)
+        or the crop alone, laid out in ``frame_size`` when one is set (made once per change)."""
+        paste_back, frame_size = self._settings.paste_back, self._settings.frame_size
+        paste = source.paste
+        whole = paste is not None and paste.portrait is source.portrait
+        if paste is None or paste.layout.frame_size != (frame_size or paste.layout.picture_size) or whole != paste_back:
+            if paste_back:
+                paste = PasteBack.prepare(source.portrait, source.box, source.crop, frame_size)
+            else:
+                paste = PasteBack.prepare(source.crop, CropBox(0, 0, source.crop.shape[0]), None, frame_size)
+            source.paste = paste
+        return paste
 
     def close(self) -> None:
         """Release the backend and the face detectors."""

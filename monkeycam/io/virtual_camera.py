@@ -1,18 +1,18 @@
 """A virtual camera (pyvirtualcam) that video-call apps can select, with clear setup help.
 
 pyvirtualcam is imported only when a virtual camera is opened. A virtual camera keeps the size
-it was opened with (apps do not expect it to change); frames of another size are fitted into
-it with black bars.
+it was opened with (apps do not expect it to change); frames of another size are fitted to
+fill it (no black bars; the engine normally sends frames of the right size already).
 """
 
 from __future__ import annotations
 
 import sys
 
-import cv2
 import numpy as np
 
 from ..errors import UserError
+from ..framing import fill_frame
 
 LINUX_COMMAND = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="monkeycam"'
 LINUX_HELP = f"Linux: {LINUX_COMMAND} (package v4l2loopback-dkms)"
@@ -101,17 +101,7 @@ class VirtualCamera:
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize ``frame`` to fit (width, height) keeping its aspect ratio, with black bars."""
-    frame_height, frame_width = frame.shape[:2]
-    if (frame_width, frame_height) == (width, height):
-        return frame
-    scale = min(width / frame_width, height / frame_height)
-    new_width, new_height = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(frame, (new_width, new_height), interpolation=interpolation)
-    if (new_width, new_height) == (width, height):
-        return resized
-    canvas = np.zeros((height, width, 3), dtype=np.uint8)
-    top, left = (height - new_height) // 2, (width - new_width) // 2
-    canvas[top : top + new_height, left : left + new_width] = resized
-    return canvas
+    """``frame`` (H, W, 3) uint8 at (width, height), filled like a webcam picture: scaled to
+    cover, or with its surroundings blurred where covering would cut its centre; never black
+    bars (see :func:`monkeycam.framing.fill_frame`). The same frame when the size matches."""
+    return fill_frame(frame, width, height)

@@ -31,6 +31,15 @@ MAX_STRENGTH = 2.0  # pose and expression strength range from 0 to this
 MAX_OUTPUT_SIZE = 2048
 MIN_CROP_SCALE, MAX_CROP_SCALE = 0.5, 8.0
 
+# What a video call receives: the frame sizes the window offers (any even size within the
+# bounds is allowed on the command line) and the frame-rate caps.
+FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720), (1920, 1080))
+DEFAULT_FRAME_SIZE = (1280, 720)
+MIN_FRAME_SIZE, MAX_FRAME_SIZE = (160, 120), (3840, 2160)
+FPS_CAPS: tuple[int, ...] = (15, 24, 30)
+DEFAULT_FPS_CAP = 30
+MAX_FPS_CAP = 60
+
 
 class SettingsError(UserError, ValueError):
     """An engine setting is out of range. ``field`` names it, ``requirement`` says what is
@@ -64,6 +73,12 @@ class EngineSettings:
             0 (the head stays put) .. 2 (exaggerated); relative transfer only.
         expression_strength: how much of the local motion (eyes, mouth) is copied, 0 (neutral
             face) .. 2; relative transfer only.
+        frame_size: (width, height) of the frame a call receives (virtual camera, recording):
+            the portrait (paste_back) or the face crop is laid out to fill it like a webcam
+            picture, with no black bars. None: the square ``output_size`` frame, or the
+            portrait's own size with paste_back (offline animation).
+        fps_cap: the most output frames per second (a slow machine's CPU is left for the call);
+            None: as fast as the driving input comes. Video read unpaced is never capped.
     """
 
     checkpoint: str | None = None
@@ -79,6 +94,8 @@ class EngineSettings:
     threads: int = 0
     pose_strength: float = 1.0
     expression_strength: float = 1.0
+    frame_size: tuple[int, int] | None = None
+    fps_cap: float | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_NAMES:
@@ -94,6 +111,10 @@ class EngineSettings:
         for name in ("pose_strength", "expression_strength"):
             if not 0.0 <= getattr(self, name) <= MAX_STRENGTH:
                 raise SettingsError(name, f"must be between 0 and {MAX_STRENGTH:g}", getattr(self, name))
+        if self.frame_size is not None:
+            object.__setattr__(self, "frame_size", check_frame_size(self.frame_size))
+        if self.fps_cap is not None and not 1.0 <= self.fps_cap <= MAX_FPS_CAP:  # also refuses NaN
+            raise SettingsError("fps_cap", f"must be from 1 to {MAX_FPS_CAP} frames/s", self.fps_cap)
 
     def updated(self, **changes: Any) -> EngineSettings:
         """A checked copy with ``changes`` applied (SettingsError for a bad value or name)."""
@@ -107,6 +128,26 @@ class EngineSettings:
         """True when going from ``previous`` (None: nothing loaded) to these settings needs the
         model loaded and the backend built again; the other fields apply to a running engine."""
         return previous is None or any(getattr(self, name) != getattr(previous, name) for name in RELOAD_FIELDS)
+
+
+def check_frame_size(size: object) -> tuple[int, int]:
+    """A frame size as (width, height) from a pair or ``"WxH"`` text; SettingsError when it is
+    not two even whole numbers within the bounds (even: every virtual camera takes it)."""
+    value = size
+    if isinstance(size, str):
+        parts = size.lower().replace(" ", "").split("x")
+        size = tuple(int(part) if part.isdigit() else -1 for part in parts)
+    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(isinstance(n, int) for n in size):
+        raise SettingsError("frame_size", "must be WIDTHxHEIGHT in pixels, e.g. 1280x720", value)
+    (width, height), (low_w, low_h), (high_w, high_h) = size, MIN_FRAME_SIZE, MAX_FRAME_SIZE
+    if not (low_w <= width <= high_w and low_h <= height <= high_h) or width % 2 or height % 2:
+        raise SettingsError("frame_size", f"must be even numbers from {low_w}x{low_h} to {high_w}x{high_h}", value)
+    return int(width), int(height)
+
+
+def format_frame_size(size: tuple[int, int]) -> str:
+    """``(1280, 720)`` -> ``"1280x720"``."""
+    return f"{size[0]}x{size[1]}"
 
 
 # Settings that change what is loaded (model file) or how it runs (backend, threads).

@@ -11,6 +11,10 @@ one still waiting and the stale one is counted as dropped: latency stays bounded
 one capture interval plus one inference, never a growing queue. Unpaced sources (a video
 read as fast as possible) wait for the slot instead, so nothing is dropped.
 
+The frame-rate cap (``EngineSettings.fps_cap``) thins the input on the capture thread: a paced
+source's frames that come sooner than the cap allows are passed over there (not counted as
+skipped), so inference itself runs no more often than the cap.
+
 Nothing here imports torch: the engine is handed in, or created through a factory on the
 inference thread, so :meth:`LivePipeline.start` returns at once.
 """
@@ -117,23 +121,46 @@ class _Output:
 
 class _Recorder:
     """Writes output frames in real time: a frame is repeated when output is slower than
-    ``fps``, so the file plays at the speed it was recorded at."""
+    ``fps``, so the file plays at the speed it was recorded at. Frames are fitted to ``size``
+    (width, height), by default the first frame's."""
 
-    def __init__(self, writer: VideoWriter, fps: float) -> None:
+    def __init__(self, writer: VideoWriter, fps: float, size: tuple[int, int] | None = None) -> None:
         self.writer = writer
         self.fps = fps
         self._start: float | None = None
-        self._size: tuple[int, int] | None = None
+        self._size = size
 
     def write(self, frame: np.ndarray, now: float) -> None:
         """Append ``frame`` shown at ``now`` (seconds) as often as real time asks (maybe 0 times)."""
         if self._start is None:
-            self._start, self._size = now, (frame.shape[1], frame.shape[0])
+            self._start = now
+            self._size = self._size or (frame.shape[1], frame.shape[0])
         frame = fit_frame(frame, *self._size)
         due = math.floor((now - self._start) * self.fps) + 1
         written = self.writer.frames_written
         for _ in range(max(1 if written == 0 else 0, due - written)):
             self.writer.write(frame)
+
+
+class _RateCap:
+    """Lets through at most ``fps`` items a second on average (a little early is allowed, so
+    a source at exactly the cap's rate is not halved by jitter)."""
+
+    EARLY = 0.25  # of an interval
+
+    def __init__(self) -> None:
+        self._due: float | None = None
+
+    def admit(self, now: float, fps: float | None) -> bool:
+        """Whether an item at ``now`` (seconds) may pass under the cap ``fps`` (None: no cap)."""
+        if fps is None:
+            self._due = None
+            return True
+        interval = 1.0 / fps
+        if self._due is not None and now < self._due - self.EARLY * interval:
+            return False
+        self._due = now + interval if self._due is None else max(self._due + interval, now)
+        return True
 
 
 class _StatsClock:
@@ -307,8 +334,14 @@ class LivePipeline:
         return self._freeze_requested
 
     def update_settings(self, settings: EngineSettings) -> None:
-        self._settings = settings
+        """Apply ``settings`` from the next frame on; a new frame size reopens the virtual camera
+        at that size (said through on_status)."""
+        previous, self._settings = self._settings, settings
         self._commands.put(lambda engine: engine.update_settings(settings))
+        if settings.frame_size != previous.frame_size and self._vcam is not None:
+            self._close_vcam()
+            self._last_size = None
+            self._status(self.set_virtual_camera(True).describe())
 
     def _apply_source(self, engine: AnimationEngine, image: np.ndarray) -> None:
         info = engine.set_source(image)
@@ -328,14 +361,22 @@ class LivePipeline:
                 width, height = self._expected_size()
                 width, height = max(2, width - width % 2), max(2, height - height % 2)
                 try:
-                    self._vcam = VirtualCamera(width, height, self._source.fps, backend=self._vcam_backend)
+                    self._vcam = VirtualCamera(width, height, self._output_fps(), backend=self._vcam_backend)
                 except (VirtualCameraUnavailable, ValueError) as error:
                     self._want_vcam = False
                     return VirtualCameraStatus("unavailable", reason=one_line(error))
             return VirtualCameraStatus("on", self._vcam.device, self._vcam.width, self._vcam.height)
 
+    def _output_fps(self) -> float:
+        """The frame rate the call and recordings get: the cap, or the driving input's rate."""
+        cap = self._settings.fps_cap
+        return float(cap) if cap is not None else self._source.fps
+
     def _expected_size(self) -> tuple[int, int]:
-        """(width, height) of the output frames: the last one's, else what the settings give."""
+        """(width, height) of the output frames: the frame size the settings name, else the
+        last frame's, else what the other settings give."""
+        if self._settings.frame_size is not None:
+            return self._settings.frame_size
         if self._last_size is not None:
             return self._last_size
         if self._settings.paste_back and self._source_size is not None:
@@ -352,13 +393,14 @@ class LivePipeline:
         """Record the output to ``path`` (.mp4, .avi, .webm). Raises MediaError for a bad path,
         OutputError for the driving video's own path."""
         check_output(path, inputs=[self._driving_file], what="the recording")
-        writer = VideoWriter(path, fps=self._source.fps)
+        fps = self._output_fps()
+        writer = VideoWriter(path, fps=fps)
         self.recording_error = None
         previous = self.stop_recording()
         if previous:
             self._status(f"recording saved to {previous}")
         with self._lock:
-            self._recorder = _Recorder(writer, self._source.fps)
+            self._recorder = _Recorder(writer, fps, self._settings.frame_size)
 
     def stop_recording(self) -> str | None:
         """Finish the recording; returns the written path, or None when nothing was recorded."""
@@ -387,6 +429,7 @@ class LivePipeline:
     def _capture_loop(self) -> None:
         source, stop = self._source, self._stop
         failing: str | None = None
+        cap = _RateCap()
         try:
             while not stop.is_set():
                 try:
@@ -405,7 +448,8 @@ class LivePipeline:
                         self._status(f"{source.name} ended")
                     break
                 if source.paced:
-                    self._input.put(item)
+                    if cap.admit(item.captured, self._settings.fps_cap):
+                        self._input.put(item)
                 elif not self._input.put_when_empty(item):
                     break
         finally:
