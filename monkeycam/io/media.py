@@ -324,6 +324,8 @@ class VideoWriter:
                 self._process.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._code = self._process.wait(5.0)
+        if self._process is not None and self._code is None:
+            self._code = self._process.poll()  # it had already ended (e.g. killed by SIGXFSZ)
         if self._reader is not None:
             self._reader.join(5.0)
         said = " ".join(self._errors)
