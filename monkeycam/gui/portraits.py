@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImageReader, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent, QIcon, QImageReader, QKeyEvent, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from ..face import FaceUnavailable, PortraitDetector, crop_square, portrait_crop_box
 from ..io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
@@ -17,6 +17,7 @@ from ..paths import assets_dir
 PREVIEW_CROP_SIZE = 256
 THUMBNAIL_SIZE = 96
 PATH_ROLE = Qt.ItemDataRole.UserRole
+REMOVE_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class FaceCropper:
             self._detector = None
 
 
+def is_readable_image(path: str) -> bool:
+    """Whether Qt can decode the image file at ``path`` (checked from its header, not decoded)."""
+    return Path(path).is_file() and QImageReader(path).canRead()
+
+
 def thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QIcon:
     """A small icon of the image at ``path`` (an empty icon when it cannot be read)."""
     reader = QImageReader(path)
@@ -105,15 +111,20 @@ def thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QIcon:
 
 
 class PortraitGallery(QListWidget):
-    """The portraits to choose from; accepts image files dropped onto it.
+    """The portraits to choose from; accepts image files dropped onto it. The Delete key (or
+    Backspace) and the context menu ask to remove a portrait from the list.
 
     Signals:
         portrait_chosen(path): the user selected a portrait.
         files_dropped(paths): image or video files were dropped here.
+        remove_requested(path): the user wants ``path`` off the list (the file is kept).
+        add_requested(): the context menu's "Add portrait...".
     """
 
     portrait_chosen = Signal(str)
     files_dropped = Signal(list)
+    remove_requested = Signal(str)
+    add_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +152,15 @@ class PortraitGallery(QListWidget):
         item.setToolTip(path)
         self.addItem(item)
 
+    def remove_portrait(self, path: str) -> None:
+        """Take ``path`` off the list (nothing happens when it is not listed)."""
+        self.blockSignals(True)  # removing the highlighted item moves the highlight: not a choice
+        for row in range(self.count()):
+            if self.item(row).data(PATH_ROLE) == path:
+                self.takeItem(row)
+                break
+        self.blockSignals(False)
+
     def select(self, path: str) -> None:
         """Highlight ``path`` without emitting :attr:`portrait_chosen`."""
         self.blockSignals(True)
@@ -154,6 +174,28 @@ class PortraitGallery(QListWidget):
         """The highlighted portrait, or None."""
         item = self.currentItem()
         return item.data(PATH_ROLE) if item is not None else None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        path = self.current_path()
+        if event.key() in REMOVE_KEYS and path is not None:
+            self.remove_requested.emit(path)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.context_menu(self.itemAt(event.pos())).popup(event.globalPos())
+
+    def context_menu(self, item: QListWidgetItem | None) -> QMenu:
+        """The menu for ``item`` (None: the empty space): remove it, or add portraits."""
+        menu = QMenu(self)
+        if item is not None:
+            path = item.data(PATH_ROLE)
+            remove = menu.addAction(f"Remove {Path(path).name} from the list")
+            remove.setToolTip("The file itself is not deleted")
+            remove.triggered.connect(lambda: self.remove_requested.emit(path))
+        menu.addAction("Add portrait...").triggered.connect(self.add_requested)
+        return menu
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if current is not None:

@@ -36,7 +36,9 @@ class AppState:
     Attributes:
         engine: the engine options (shared with the ``monkeycam`` commands).
         portrait: the last chosen portrait file, or None.
-        user_portraits: portraits the user added (the shipped ones are always listed).
+        user_portraits: portraits the user added.
+        hidden_portraits: shipped portraits the user removed from the list (the files stay).
+        portrait_folder: the folder "Add portrait..." opened last, or None.
         driving_kind: "camera", "video" or "scripted".
         camera_index: the chosen camera.
         video_path: the chosen driving video, or None.
@@ -48,6 +50,8 @@ class AppState:
     engine: EngineSettings = field(default_factory=EngineSettings)
     portrait: str | None = None
     user_portraits: tuple[str, ...] = ()
+    hidden_portraits: tuple[str, ...] = ()
+    portrait_folder: str | None = None
     driving_kind: str = "scripted"
     camera_index: int = 0
     video_path: str | None = None
@@ -95,6 +99,8 @@ class SettingsStore:
             engine=self._load_engine(),
             portrait=_as_optional_str(q.value("app/portrait")),
             user_portraits=tuple(_as_str_list(q.value("app/user_portraits"))),
+            hidden_portraits=tuple(_as_str_list(q.value("app/hidden_portraits"))),
+            portrait_folder=_as_optional_str(q.value("app/portrait_folder")),
             driving_kind=_as_choice(q.value("app/driving_kind"), DRIVING_KINDS, default.driving_kind),
             camera_index=camera_index if 0 <= camera_index < 64 else default.camera_index,
             video_path=_as_optional_str(q.value("app/video_path")),
@@ -124,6 +130,8 @@ class SettingsStore:
             q.setValue(f"engine/{item.name}", "" if value is None else value)
         q.setValue("app/portrait", state.portrait or "")
         q.setValue("app/user_portraits", json.dumps(list(state.user_portraits)))
+        q.setValue("app/hidden_portraits", json.dumps(list(state.hidden_portraits)))
+        q.setValue("app/portrait_folder", state.portrait_folder or "")
         q.setValue("app/driving_kind", state.driving_kind)
         q.setValue("app/camera_index", state.camera_index)
         q.setValue("app/video_path", state.video_path or "")

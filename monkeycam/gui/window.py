@@ -28,7 +28,15 @@ from .controls import ControlsPanel
 from .driving import DrivingPanel
 from .images import qimage_from_rgb
 from .outputs import OutputsPanel
-from .portraits import FaceCropper, PortraitGallery, PortraitPreview, is_image_file, is_video_file, shipped_portraits
+from .portraits import (
+    FaceCropper,
+    PortraitGallery,
+    PortraitPreview,
+    is_image_file,
+    is_readable_image,
+    is_video_file,
+    shipped_portraits,
+)
 from .session import EngineFactories, EngineInfo, Session, real_engine_factories
 from .settings import AppState, SettingsStore
 from .views import FrameView, MessageBanner
@@ -85,6 +93,8 @@ class MainWindow(QMainWindow):
         self._state = self._store.load()
         self._previews: dict[str, PortraitPreview] = {}
         self._current: PortraitPreview | None = None
+        self._wanted: str | None = None  # the portrait asked for last (its preview may be on its way)
+        self._removed: set[str] = set()  # taken off the list: a preview still on its way is dropped
         self._show_keypoints = self._state.show_keypoints
         self._closed = False
         self._speed_checked = False
@@ -132,7 +142,8 @@ class MainWindow(QMainWindow):
         column = QGroupBox("Portrait", self)
         self.gallery = PortraitGallery(column)
         self.add_portrait_button = QPushButton("Add portrait...", column)
-        self.add_portrait_button.setToolTip("Open an image file, or drop one onto the window")
+        self.add_portrait_button.setToolTip("Open one or more image files, or drop them onto the window. "
+                                            "Delete (or right-click) removes the selected portrait from the list")
         self.crop_view = FrameView("Face crop", "Choose a portrait", column)
         self.crop_view.setMinimumSize(140, 140)
         layout = QVBoxLayout(column)
@@ -178,6 +189,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.gallery.portrait_chosen.connect(self.choose_portrait)
         self.gallery.files_dropped.connect(self.open_files)
+        self.gallery.remove_requested.connect(self.remove_portrait)
+        self.gallery.add_requested.connect(self._ask_for_portrait)
         self.add_portrait_button.clicked.connect(self._ask_for_portrait)
         self.driving.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.outputs.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -212,7 +225,7 @@ class MainWindow(QMainWindow):
         self.controls.set_show_keypoints(state.show_keypoints)
         still_there = tuple(path for path in state.user_portraits if Path(path).is_file())
         self._state = state = state.updated(user_portraits=still_there)
-        for path in shipped_portraits() + list(still_there):
+        for path in [p for p in shipped_portraits() if p not in state.hidden_portraits] + list(still_there):
             self.gallery.add_portrait(path)
         self._update_buttons()
         remembered = state.portrait if state.portrait and Path(state.portrait).is_file() else None
@@ -245,6 +258,8 @@ class MainWindow(QMainWindow):
     def choose_portrait(self, path: str) -> None:
         """Make ``path`` the source portrait (instant for a portrait seen before)."""
         path = str(Path(path).resolve())  # one gallery entry per file, however it was named
+        self._wanted = path
+        self._removed.discard(path)
         cached = self._previews.get(path)
         if cached is not None:
             self._apply_portrait(cached)
@@ -262,20 +277,86 @@ class MainWindow(QMainWindow):
 
     def open_files(self, paths: list[str]) -> None:
         """Files opened or dropped: images become portraits, a video becomes the driving input."""
+        images = []
         for path in paths:
             if is_video_file(path):
                 self.driving.set_video(path)
             elif is_image_file(path):
-                self.choose_portrait(path)
+                images.append(path)
             else:
                 self.show_error(f"{Path(path).name} is neither an image nor a video monkeycam can open.")
+        if images:
+            self.add_portraits(images)
+
+    def add_portraits(self, paths: list[str]) -> None:
+        """List every readable image of ``paths`` and animate the first one; unreadable files
+        are named in one message."""
+        listed, unreadable = [], []
+        for path in (str(Path(p).resolve()) for p in paths):
+            if is_readable_image(path):
+                self._list_portrait(path)
+                listed.append(path)
+            else:
+                unreadable.append(Path(path).name)
+        if unreadable:
+            self.show_error(f"Could not add {', '.join(unreadable)}: not a readable image.")
+        if listed:
+            self.choose_portrait(listed[0])
+
+    def remove_portrait(self, path: str) -> None:
+        """Take ``path`` off the portrait list (the file stays on disk; a shipped portrait is
+        hidden until added again). The portrait in use gives way to its neighbour in the list."""
+        paths = self.gallery.paths()
+        if path not in paths:
+            return
+        self.gallery.remove_portrait(path)
+        self._previews.pop(path, None)
+        state = self._state
+        if path in shipped_portraits():
+            state = state.updated(hidden_portraits=state.hidden_portraits + (path,))
+        self._state = state.updated(user_portraits=tuple(p for p in state.user_portraits if p != path))
+        self._removed.add(path)
+        self.statusBar().showMessage(f"{Path(path).name} removed from the list (the file is kept).", 6000)
+        if path != self._wanted and (self._current is None or self._current.path != path):
+            return
+        remaining = self.gallery.paths()
+        if remaining:
+            self.choose_portrait(remaining[min(paths.index(path), len(remaining) - 1)])
+        else:
+            self._clear_portrait()
+
+    def _clear_portrait(self) -> None:
+        """No portrait left: stop, and say how to get one."""
+        if self.session.running:
+            self.session.stop()
+        self._current = self._wanted = None
+        self._state = self._state.updated(portrait=None)
+        self.crop_view.show_image(None)
+        self._update_buttons()
+
+    def _list_portrait(self, path: str) -> None:
+        """Show ``path`` in the gallery and remember it (a hidden shipped portrait comes back)."""
+        self._removed.discard(path)
+        if path in self.gallery.paths():
+            return
+        self.gallery.add_portrait(path)
+        state = self._state
+        if path in state.hidden_portraits:
+            self._state = state.updated(hidden_portraits=tuple(p for p in state.hidden_portraits if p != path))
+        elif path not in state.user_portraits:
+            self._state = state.updated(user_portraits=state.user_portraits + (path,))
 
     def _ask_for_portrait(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a portrait", str(Path.home()), IMAGE_FILTER)
-        if path:
-            self.choose_portrait(path)
+        folder = self._state.portrait_folder
+        start = folder if folder and Path(folder).is_dir() else str(Path.home())
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add portraits", start, IMAGE_FILTER)
+        if paths:
+            self._state = self._state.updated(portrait_folder=str(Path(paths[0]).parent))
+            self.add_portraits(paths)
 
     def _on_preview_ready(self, preview: PortraitPreview) -> None:
+        if preview.path in self._removed:
+            return
         self._previews[preview.path] = preview
         self._apply_portrait(preview)
 
@@ -286,9 +367,7 @@ class MainWindow(QMainWindow):
 
     def _apply_portrait(self, preview: PortraitPreview) -> None:
         self._current = preview
-        if preview.path not in self.gallery.paths():
-            self.gallery.add_portrait(preview.path)
-            self._state = self._state.updated(user_portraits=self._state.user_portraits + (preview.path,))
+        self._list_portrait(preview.path)
         self.gallery.select(preview.path)
         self._state = self._state.updated(portrait=preview.path)
         self.crop_view.show_image(qimage_from_rgb(preview.crop))
