@@ -100,3 +100,70 @@ def test_add_portrait_takes_several_files_and_remembers_the_folder(qtbot, make_w
     qtbot.mouseClick(again.add_portrait_button, Qt.MouseButton.LeftButton)
     assert opened_in[-1] == str(tmp_path / "pictures")  # the last folder, after a restart
     assert all(path in again.gallery.paths() for path in pictures)
+
+
+@pytest.fixture(scope="module")
+def face_on_the_left(tmp_path_factory) -> str:
+    """A 320x160 video: the portrait's face in the left half, plain grey on the right (1.2 s)."""
+    import cv2
+    import numpy as np
+
+    from monkeycam.io import VideoWriter, read_image
+
+    face = cv2.resize(read_image(assets_dir() / "portrait_bram.png"), (160, 160), interpolation=cv2.INTER_AREA)
+    frame = np.full((160, 320, 3), 128, np.uint8)
+    frame[:, :160] = face
+    path = tmp_path_factory.mktemp("video") / "left.mp4"
+    with VideoWriter(path, fps=25) as writer:
+        for _ in range(30):
+            writer.write(frame)
+    return str(path)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_the_driving_face_box_lands_on_the_face_in_the_preview(qtbot, make_window, face_on_the_left, mirror):
+    import numpy as np
+
+    from monkeycam.gui.images import rgb_from_qimage
+
+    window = make_window()
+    window.controls.mirror_box.setChecked(mirror)
+    window.driving.set_video(face_on_the_left)
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.driving_view.frames_shown >= 3 and window.driving_view.box() is not None,
+                    timeout=FRAME_TIMEOUT_MS)
+    shown = rgb_from_qimage(window.driving_view.image()).astype(int)
+    x, y, size = window.driving_view.box()
+    centre = x + size / 2
+    # where the face is in the picture shown: the half that is not flat grey
+    face_columns = np.flatnonzero(np.abs(shown - 128).max(axis=(0, 2)) > 40)
+    face_centre = (face_columns.min() + face_columns.max()) / 2
+    assert (face_centre > 160) == mirror  # the preview is a mirror view with mirror on
+    assert abs(centre - face_centre) < 40, f"box centre {centre:.0f}, face centre {face_centre:.0f}"
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
+
+
+PAPER_TERMS = ("Eq.", "Sec.", "covariance", "ellipse", "heatmap", "Jacobian", "keypoint")
+
+
+def test_labels_and_tooltips_say_what_the_user_sees(qtbot, make_window):
+    from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QWidget
+
+    window = make_window(fake_engine=True)
+    texts = []
+    for widget in window.findChildren(QWidget):
+        texts.append(widget.toolTip())
+        if isinstance(widget, (QAbstractButton, QLabel)):
+            texts.append(widget.text())
+        if isinstance(widget, QGroupBox):
+            texts.append(widget.title())
+    offending = [text for text in texts if any(term.lower() in text.lower() for term in PAPER_TERMS)]
+    assert not offending, offending
+    # next to the transfer switch: what absolute transfer does to the portrait
+    hint = window.controls.mode_hint
+    assert "keeps the portrait's own face" in hint.text().lower()
+    window.controls.absolute_button.setChecked(True)
+    assert "reshapes the portrait into the driving face" in hint.text().lower() and hint.isVisible()
+    window.controls.relative_button.setChecked(True)
+    assert "keeps the portrait's own face" in hint.text().lower()

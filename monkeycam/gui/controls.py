@@ -27,6 +27,9 @@ from .settings import OUTPUT_SIZES
 
 SMOOTHING_STEPS = 100
 STRENGTH_STEPS = 100  # slider steps per 1.0 of pose / expression strength
+RELATIVE_HINT = "Keeps the portrait's own face and copies how you move."
+ABSOLUTE_HINT = ("Reshapes the portrait into the driving face: its eyes, nose and mouth go where yours are, "
+                 "so it may stop looking like itself.")
 
 
 def _strength_slider(parent: QWidget, tooltip: str) -> QSlider:
@@ -68,9 +71,13 @@ class ControlsPanel(QWidget):
     def _build_motion_group(self) -> QGroupBox:
         group = QGroupBox("Motion", self)
         self.relative_button = QRadioButton("Relative", group)
-        self.relative_button.setToolTip("Move the portrait by how your face moved since the reference frame (Eq. 7)")
+        self.relative_button.setToolTip(RELATIVE_HINT + " Reset reference (R) makes your current pose the neutral one.")
         self.absolute_button = QRadioButton("Absolute", group)
-        self.absolute_button.setToolTip("Put the portrait's keypoints where your face's keypoints are")
+        self.absolute_button.setToolTip(ABSOLUTE_HINT)
+        self.mode_hint = QLabel(group)  # what the chosen mode does to the portrait, next to the switch
+        self.mode_hint.setObjectName("transfer_hint")
+        self.mode_hint.setWordWrap(True)
+        self.mode_hint.setStyleSheet("color: gray;")
         self._mode_group = QButtonGroup(self)
         self._mode_group.addButton(self.relative_button)
         self._mode_group.addButton(self.absolute_button)
@@ -82,7 +89,7 @@ class ControlsPanel(QWidget):
         self.mirror_box = QCheckBox("Mirror the driving input", group)
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal, group)
         self.smoothing_slider.setRange(0, SMOOTHING_STEPS)
-        self.smoothing_slider.setToolTip("Keypoint smoothing against jitter: left off, right strong")
+        self.smoothing_slider.setToolTip("Steadies a shaky animation: left off, right strong (a little more delay)")
         self.smoothing_label = QLabel(group)
         self.pose_slider = _strength_slider(group, "How much of your head's turning, tilting and moving the portrait "
                                             "copies: left the head stays put, middle as you move, right exaggerated")
@@ -92,6 +99,7 @@ class ControlsPanel(QWidget):
         self.expression_label = QLabel(group)
         form = QFormLayout(group)
         form.addRow("Transfer", mode_row)
+        form.addRow(self.mode_hint)
         form.addRow(self.adapt_scale_box)
         form.addRow(self.mirror_box)
         smoothing_row = QHBoxLayout()
@@ -113,7 +121,9 @@ class ControlsPanel(QWidget):
         for size in OUTPUT_SIZES:
             self.size_combo.addItem(f"{size} x {size}", size)
         self.paste_back_box = QCheckBox("Paste back into the full portrait", group)
-        self.keypoints_box = QCheckBox("Show keypoints (covariance ellipses)", group)
+        self.keypoints_box = QCheckBox("Show the tracked points", group)
+        self.keypoints_box.setToolTip("Draw over the animated picture the points the model moves (dots) and the "
+                                      "area each one pulls along (outlines)")
         form = QFormLayout(group)
         form.addRow("Resolution", self.size_combo)
         form.addRow(self.paste_back_box)
@@ -176,6 +186,7 @@ class ControlsPanel(QWidget):
         self._show_checkpoint(settings.checkpoint)
         self._show_smoothing(settings.smoothing)
         self._show_strengths(settings)
+        self._show_mode(settings.relative)
         self._updating = False
 
     def set_show_keypoints(self, enabled: bool) -> None:
@@ -204,6 +215,9 @@ class ControlsPanel(QWidget):
     def _show_smoothing(self, value: float) -> None:
         self.smoothing_label.setText("off" if value == 0 else f"{value:.2f}")
 
+    def _show_mode(self, relative: bool) -> None:
+        self.mode_hint.setText(RELATIVE_HINT if relative else ABSOLUTE_HINT)
+
     def _show_strengths(self, settings: EngineSettings) -> None:
         self.pose_label.setText(f"{settings.pose_strength:.0%}")
         self.expression_label.setText(f"{settings.expression_strength:.0%}")
@@ -225,4 +239,5 @@ class ControlsPanel(QWidget):
         )
         self._show_smoothing(smoothing)
         self._show_strengths(self._settings)
+        self._show_mode(self._settings.relative)
         self.settings_changed.emit(self._settings, previous)

@@ -45,6 +45,10 @@ class FrameView(QWidget):
         """The image shown now (without overlays), or None."""
         return self._image
 
+    def box(self) -> Box | None:
+        """The square box drawn now, as (x, y, size) in image pixels, or None."""
+        return self._box
+
     def keypoints(self) -> KeypointOverlay | None:
         """The keypoints drawn now, or None."""
         return self._keypoints

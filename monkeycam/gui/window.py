@@ -473,8 +473,10 @@ class MainWindow(QMainWindow):
             self.driving_view.show_image(None)
             self.driving_view.set_placeholder("Scripted motion: the head movement is generated, no camera frame.")
             return
-        box = frame.animated.driving_box
-        self.driving_view.show_image(qimage_from_rgb(frame.driving), box=box)
+        # the engine tracks the face in the frame it animates (flipped with mirror on), and its
+        # box is in that frame's pixels: show that same frame, as a mirror (selfie) view does
+        driving = frame.driving[:, ::-1] if self.controls.settings().mirror else frame.driving
+        self.driving_view.show_image(qimage_from_rgb(driving), box=frame.animated.driving_box)
         if not frame.animated.face_found:
             self.statusBar().showMessage("No face in the driving frame: look at the camera.", 2000)
 
