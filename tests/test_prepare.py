@@ -280,3 +280,26 @@ def test_the_command_lists_skipped_clips_and_prints_a_summary(tmp_path):
 
 def test_prepare_error_is_a_value_error():
     assert issubclass(PrepareError, ValueError) and issubclass(DatasetError, ValueError)
+
+
+def test_a_populated_output_folder_is_refused_unless_it_is_an_earlier_prepare_replaced_with_overwrite(tmp_path):
+    raw = tmp_path / "raw"
+    write_video(raw / "first.mp4", moving_shapes(5, 48))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "holiday.mp4").write_bytes(b"the user's own video")
+    result = run_monkeycam("prepare", "generic", str(raw), str(mine), "--size", "16", "--quiet", "--overwrite")
+    assert_one_line_error(result, "not made by `monkeycam prepare`")
+    assert [p.name for p in mine.iterdir()] == ["holiday.mp4"] and (mine / "holiday.mp4").read_bytes() == b"the user's own video"
+
+    out = tmp_path / "out"
+    assert run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet").returncode == 0
+    (raw / "first.mp4").unlink()
+    write_video(raw / "second.mp4", moving_shapes(5, 48, seed=1))
+    assert_one_line_error(run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet"), "--overwrite")
+    assert sorted(p.name for p in out.iterdir()) == ["first.mp4", MANIFEST]
+    result = run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "second.mp4"]
+    described = [output for clip in json.loads((out / MANIFEST).read_text())["clips"] for output in clip["outputs"]]
+    assert described == ["second.mp4"]

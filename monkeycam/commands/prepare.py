@@ -22,6 +22,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder for the clips (created; must not be inside IN_DIR)")
     parser.add_argument("--size", type=int, default=256, help="side of the output frames in pixels (default 256)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no per-clip lines")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="OUT_DIR holds an earlier `prepare`: delete its clips and prepare.json first")
 
 
 def _add_faces(modes) -> None:
@@ -59,8 +61,43 @@ def _add_generic(modes) -> None:
     parser.set_defaults(handler=run_generic)
 
 
+def check_out_dir(out_dir: str, overwrite: bool) -> None:
+    """Refuse to mix new clips into a folder that holds other files (UserError, one line).
+
+    An empty or new folder is fine. A folder with an earlier ``prepare.json`` is refused
+    unless ``overwrite``, which deletes the clips that file lists and the file itself; any
+    other non-empty folder is refused (its files are not ours to delete).
+    """
+    import json
+    from pathlib import Path
+
+    from monkeycam.errors import UserError
+
+    folder = Path(out_dir)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    record = folder / "prepare.json"
+    if not record.is_file():
+        raise UserError(f"{folder} is not empty and was not made by `monkeycam prepare`: choose a new or empty folder")
+    if not overwrite:
+        raise UserError(f"{folder} already holds prepared clips ({record.name}): choose a new folder, "
+                        "or add --overwrite to replace them")
+    try:
+        clips = json.loads(record.read_text()).get("clips", [])
+        outputs = [output for clip in clips for output in clip.get("outputs", [])]
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise UserError(f"{record} is unreadable ({error}); delete the folder yourself or choose another") from None
+    for output in outputs:
+        target = (folder / output).resolve()
+        if folder.resolve() in target.parents:  # never delete outside the folder, whatever the file says
+            target.unlink(missing_ok=True)
+    record.unlink()
+
+
 def run_faces(args: argparse.Namespace) -> int:
     from training.prepare import FaceCropSettings, prepare_faces
+
+    check_out_dir(args.out_dir, args.overwrite)
 
     settings = FaceCropSettings(
         scale=args.scale, shift_up=args.shift_up, min_face=args.min_face, max_move=args.max_move,
@@ -74,6 +111,7 @@ def run_faces(args: argparse.Namespace) -> int:
 def run_generic(args: argparse.Namespace) -> int:
     from training.prepare import prepare_generic
 
+    check_out_dir(args.out_dir, args.overwrite)
     report = prepare_generic(args.in_dir, args.out_dir, args.size, progress=not args.quiet)
     _print_report(report, args.quiet)
     return 0
