@@ -167,3 +167,46 @@ def test_labels_and_tooltips_say_what_the_user_sees(qtbot, make_window):
     assert "reshapes the portrait into the driving face" in hint.text().lower() and hint.isVisible()
     window.controls.relative_button.setChecked(True)
     assert "keeps the portrait's own face" in hint.text().lower()
+
+
+def test_record_armed_before_start_records_from_the_first_frame_with_a_red_dot(qtbot, make_window, tmp_path):
+    import re
+
+    from monkeycam.io import probe_video
+
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    assert window.outputs.record_button.isEnabled() and not window.session.running
+    target = tmp_path / "take.mp4"
+    window.outputs.start_recording(str(target))
+    assert window.outputs.record_button.isChecked()
+    qtbot.waitUntil(lambda: window.recording_label.isVisible(), timeout=FRAME_TIMEOUT_MS)
+    assert "starts with the animation" in window.recording_label.text()
+    window.choose_portrait(window.gallery.paths()[1])  # other clicks do not disarm it
+    qtbot.wait(50)
+    assert window.outputs.record_button.isChecked()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: re.fullmatch(r"\u25cf REC 0:0[1-9]", window.recording_label.text()) is not None,
+                    timeout=FRAME_TIMEOUT_MS)  # the elapsed time counts up
+    with qtbot.waitSignal(window.session.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)  # Stop ends the recording
+    assert finished.args == [f"Recording saved to {target}"]
+    assert not window.recording_label.isVisible() and not window.outputs.record_button.isChecked()
+    info = probe_video(target)
+    assert info.frame_count >= 25  # at least a second of animation, from the first frame on
+
+
+def test_a_recording_armed_and_cancelled_before_start_writes_nothing(qtbot, make_window, tmp_path):
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    target = tmp_path / "never.mp4"
+    window.outputs.start_recording(str(target))
+    with qtbot.waitSignal(window.session.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
+        window.outputs.record_button.setChecked(False)
+    assert finished.args == ["Nothing was recorded."]
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output_view.frames_shown >= 3, timeout=FRAME_TIMEOUT_MS)
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
+    assert not target.exists() and not list(tmp_path.glob(".never*"))
+    assert not window.recording_label.isVisible()

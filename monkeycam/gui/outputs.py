@@ -70,7 +70,9 @@ class OutputsPanel(QWidget):
         self._last_problem = ""
         self.record_button = QPushButton("Record...", self)
         self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Record the animated output to a video file (while running)")
+        self.record_button.setToolTip("Record the animated output to a video file; pressed before Start, "
+                                      "the recording begins with the first animated frame")
+        self._running = False
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.vcam_box)
@@ -89,9 +91,9 @@ class OutputsPanel(QWidget):
         return self.vcam_box.isChecked()
 
     def set_running(self, running: bool) -> None:
-        """Follow the animation: recording is possible only while it runs."""
-        self.record_button.setEnabled(running)
-        if not running and self.record_button.isChecked():
+        """Follow the animation: a stop ends the recording (one armed before Start waits)."""
+        was_running, self._running = self._running, running
+        if was_running and not running and self.record_button.isChecked():
             self._set_record_checked(False)
 
     # ------------------------------------------------------------------ virtual camera
@@ -141,7 +143,8 @@ class OutputsPanel(QWidget):
     # ------------------------------------------------------------------ recording
 
     def start_recording(self, path: str) -> None:
-        """Record the animated output to ``path`` while the animation runs (refused, with a
+        """Record the animated output to ``path`` (from the next frames; before Start, from the
+        first one) (refused, with a
         notice, when ``path`` is the portrait or the driving video being used)."""
         try:
             check_output(path, inputs=self._inputs(), what="the recording")

@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ..errors import UserError
+from ..io.media import MediaError, VideoWriter
 from ..live.api import (
     AnimationEngine,
     DrivingSpec,
@@ -148,6 +149,7 @@ class Session(QObject):
         self._engine: AnimationEngine | None = None
         self._engine_settings: EngineSettings | None = None  # what the engine was loaded with
         self._pipeline: LivePipelineProtocol | None = None
+        self._armed_recording: str | None = None  # asked for before Start: begins with the pipeline
         # GUI-thread view of the state.
         self._running = False
         self._recording = False
@@ -223,8 +225,7 @@ class Session(QObject):
     def start_recording(self, path: str) -> None:
         """Record the animated output to ``path`` (.mp4, .avi or .webm)."""
         self._recording = True
-        self._worker.submit("record", lambda: self._with_pipeline(lambda p: p.start_recording(path)),
-                            on_error=self._on_recording_failed)
+        self._worker.submit("record", lambda: self._start_recording_job(path), on_error=self._on_recording_failed)
 
     def stop_recording(self) -> None:
         """Finish the recording; emits :attr:`recording_finished`."""
@@ -265,9 +266,16 @@ class Session(QObject):
         vcam_status = pipeline.set_virtual_camera(True) if virtual_camera else None
         pipeline.start()
         self._pipeline = pipeline
+        armed, self._armed_recording = self._armed_recording, None
+        if armed is not None:
+            try:
+                pipeline.start_recording(armed)
+            except (MediaError, UserError, OSError) as error:  # the animation runs anyway
+                self._bridge.on_error(f"recording not started: {error}")
         return info, vcam_status
 
     def _stop_job(self) -> str | None:
+        self._armed_recording = None
         return self._stop_pipeline()
 
     def _stop_pipeline(self) -> str | None:
@@ -300,7 +308,15 @@ class Session(QObject):
             return None
         return self._pipeline.set_virtual_camera(enabled)
 
+    def _start_recording_job(self, path: str) -> None:
+        if self._pipeline is None:
+            VideoWriter(path).abort()  # a bad name or folder is said now, not at Start
+            self._armed_recording = path
+        else:
+            self._pipeline.start_recording(path)
+
     def _stop_recording_job(self) -> str | None:
+        self._armed_recording = None
         if self._pipeline is None:
             return None
         return self._pipeline.stop_recording()
@@ -326,6 +342,8 @@ class Session(QObject):
     def _on_start_failed(self, message: str) -> None:
         self._running = False
         self.running_changed.emit(False)
+        if self._recording:  # one armed before Start: disarm it, and say so
+            self.stop_recording()
         self.engine_failed.emit(message)
 
     def _on_engine_error(self, message: str) -> None:

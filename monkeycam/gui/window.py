@@ -4,6 +4,7 @@ and runs the animation through a :class:`Session`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self._show_keypoints = self._state.show_keypoints
         self._closed = False
         self._speed_checked = False
+        self._recording_since: float | None = None  # when the first recorded frame was shown
         self._cropper = FaceCropper()
         self._portrait_worker = SerialWorker("portraits", self)
         self.session = Session(factories or real_engine_factories(), self)
@@ -135,6 +137,12 @@ class MainWindow(QMainWindow):
         self.stats_label.setToolTip(
             "Output frames per second; delay from camera capture to the animated frame; camera frames "
             "skipped because a newer one arrived while the model was busy (normal: it keeps the delay low)")
+        self.recording_label = QLabel(self)
+        self.recording_label.setObjectName("recording")
+        self.recording_label.setStyleSheet("QLabel#recording { color: #d01010; font-weight: bold; }")
+        self.recording_label.setToolTip("Recording the animated output to a file (press Stop recording to finish)")
+        self.recording_label.hide()
+        self.statusBar().addPermanentWidget(self.recording_label)
         self.statusBar().addPermanentWidget(self.stats_label)
         self.resize(1280, 760)
 
@@ -216,6 +224,7 @@ class MainWindow(QMainWindow):
         session.error.connect(self.show_error)
         session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         session.cameras_found.connect(self._on_cameras_found)
+        session.recording_finished.connect(lambda _message: self._show_recording())
 
     def _restore_state(self) -> None:
         state = self._state
@@ -453,6 +462,22 @@ class MainWindow(QMainWindow):
 
     def _poll_session(self) -> None:
         self.session.poll()
+        self._show_recording()
+
+    def _show_recording(self) -> None:
+        """The red dot with the time recorded so far (from the first frame written), while a
+        recording is on or armed."""
+        if not self.session.recording:
+            self._recording_since = None
+            self.recording_label.hide()
+            return
+        if self._recording_since is None:
+            text = "\u25cf REC: starts with the animation" if not self.session.running else "\u25cf REC 0:00"
+        else:
+            seconds = int(time.monotonic() - self._recording_since)
+            text = f"\u25cf REC {seconds // 60}:{seconds % 60:02d}"
+        self.recording_label.setText(text)
+        self.recording_label.show()
 
     # ------------------------------------------------------------------ frames
 
@@ -466,6 +491,9 @@ class MainWindow(QMainWindow):
         self.output_view.show_image(qimage_from_rgb(animated.image), keypoints=keypoints)
         self._show_stats(frame)
         self._check_speed(frame)
+        if self.session.recording and self._recording_since is None:
+            self._recording_since = time.monotonic()
+            self._show_recording()
         self.frame_shown.emit()
 
     def _show_driving(self, frame: LiveFrame) -> None:
