@@ -19,7 +19,11 @@ from PySide6.QtWidgets import QFileDialog
 
 from monkeycam.gui.portraits import shipped_portraits
 from monkeycam.paths import assets_dir
-from tests.test_gui_window import FRAME_TIMEOUT_MS, checkpoint, make_window  # noqa: F401  (fixtures)
+from tests import test_gui_window as window_tests
+from tests.test_gui_window import FRAME_TIMEOUT_MS
+
+checkpoint = window_tests.checkpoint  # the fixtures the window tests use
+make_window = window_tests.make_window
 
 
 def copies(folder: Path, count: int) -> list[str]:
@@ -133,7 +137,7 @@ def test_the_driving_face_box_lands_on_the_face_in_the_preview(qtbot, make_windo
     qtbot.waitUntil(lambda: window.driving_view.frames_shown >= 3 and window.driving_view.box() is not None,
                     timeout=FRAME_TIMEOUT_MS)
     shown = rgb_from_qimage(window.driving_view.image()).astype(int)
-    x, y, size = window.driving_view.box()
+    x, _, size = window.driving_view.box()
     centre = x + size / 2
     # where the face is in the picture shown: the half that is not flat grey
     face_columns = np.flatnonzero(np.abs(shown - 128).max(axis=(0, 2)) > 40)
