@@ -14,13 +14,21 @@ from monkeycam.io import probe_video, read_image, read_video
 from monkeycam.paths import assets_dir
 from tests.cli import one_line_error, run_monkeycam
 from tests.conftest import FACES, require_shared
-from tests.media_files import mean_abs_difference, moving_shapes, write_frame_folder, write_junk, write_video
+from tests.media_files import (
+    mean_abs_difference,
+    moving_shapes,
+    write_frame_folder,
+    write_junk,
+    write_strip,
+    write_video,
+)
 from training.data import DatasetError, square_resize
 from training.prepare import (
     MANIFEST,
     FaceCropSettings,
     FaceSample,
     PrepareError,
+    parse_crops,
     plan_shots,
     prepare_faces,
     prepare_generic,
@@ -242,7 +250,81 @@ def test_flat_input_gives_flat_output(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_avi.mp4", "a_mp4.mp4", MANIFEST]
 
 
+def composite(frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A side-by-side demo video like the tai-chi composites: the real clip (48x48, moving
+    shapes) in the top-right cell of a 112x96 frame, other pictures in the rest. Returns
+    (composite frames, real clip)."""
+    real = moving_shapes(frames, 48, seed=seed)
+    other = moving_shapes(frames, 96, width=112, seed=seed + 10)
+    other[:, 0:48, 64:112] = real
+    return other, real
+
+
+def test_a_crop_cuts_the_real_clip_out_of_composites_and_named_crops_win(tmp_path):
+    raw = tmp_path / "raw"
+    big, big_real = composite(8, seed=1)
+    write_video(raw / "train" / "cmp_a.mp4", big)
+    bottom = moving_shapes(8, 96, width=112, seed=5)
+    bottom[:, 40:88, 8:56] = big_real  # the real cell of this one lies elsewhere
+    write_video(raw / "train" / "other.mp4", bottom)
+    write_frame_folder(raw / "test" / "cmp_b", composite(6, seed=2)[0])
+    out = tmp_path / "out"
+
+    report = prepare_generic(raw, out, size=32, progress=False, crops=parse_crops(["64,0,48,48", "other=8,40,48,48"]))
+
+    assert not report.skipped
+    expected = np.stack([square_resize(frame, 32) for frame in big_real])
+    for name in ("train/cmp_a.mp4", "train/other.mp4"):
+        video = read_video(out / name)
+        assert video.shape == (8, 32, 32, 3)
+        assert mean_abs_difference(video, expected) < 6, name
+        uncropped = np.stack([square_resize(frame, 32) for frame in read_video(raw / name)])
+        assert mean_abs_difference(video, uncropped) > 20  # the crop really changed what was kept
+    assert mean_abs_difference(read_video(out / "test" / "cmp_b.mp4"),
+                               np.stack([square_resize(f, 32) for f in composite(6, seed=2)[1]])) < 6
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["settings"]["crop"] == {"default": "64,0,48,48", "patterns": {"other": "8,40,48,48"}}
+    shots = {clip["outputs"][0]: clip["shots"][0]["crop_xy_side"] for clip in manifest["clips"]}
+    assert shots["train/cmp_a.mp4"] == [64, 0, 48] and shots["train/other.mp4"] == [8, 40, 48]
+
+
+def test_a_real_tai_chi_composite_with_its_crop(tmp_path):
+    clip = require_shared(FACES.parent / "objects" / "taichi" / "train" / "tc_mraa_reg00_A.mp4")  # 256x512
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / clip.name).symlink_to(clip)
+    prepare_generic(raw, tmp_path / "out", size=64, progress=False, crops=parse_crops(["0,0,256,256"]))
+    video = read_video(tmp_path / "out" / clip.name)
+    whole = read_video(clip)
+    top, bottom = (np.stack([cv2.resize(f[rows], (64, 64), interpolation=cv2.INTER_AREA) for f in whole])
+                   for rows in (slice(0, 256), slice(256, 512)))
+    assert video.shape == top.shape
+    assert mean_abs_difference(video, top) < 8 < mean_abs_difference(video, bottom)  # 8: H.264 at 64 px
+
+
+def test_frame_strips_are_prepared_like_videos(tmp_path):
+    frames = moving_shapes(7, 40, seed=4)
+    write_strip(tmp_path / "raw" / "strip.png", frames)
+    prepare_generic(tmp_path / "raw", tmp_path / "out", size=40, progress=False)
+    assert mean_abs_difference(read_video(tmp_path / "out" / "strip.mp4"), frames) < 6
+
+
 # --------------------------------------------------------------------------- bad input, through the command
+
+
+def test_bad_crops_give_one_line_and_write_nothing(tmp_path):
+    raw = tmp_path / "raw"
+    write_video(raw / "a.mp4", moving_shapes(4, 48))
+    out = tmp_path / "out"
+    for crop, words in (("0,0,32", "x,y,w,h"), ("a,b,c,d", "x,y,w,h"), ("-1,0,16,16", "x, y >= 0"),
+                        ("0,0,1,16", "w, h >= 2"), ("nope=0,0,16,16", "no input clip is called 'nope'"),
+                        ("0,0,64,16", "does not fit its 48x48 frames")):
+        result = run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", f"--crop={crop}", "--quiet")
+        assert_one_line_error(result, words)
+        assert not out.exists(), crop
+    twice = run_monkeycam("prepare", "generic", str(raw), str(out), "--crop", "0,0,8,8", "--crop", "0,0,16,16")
+    assert_one_line_error(twice, "given twice")
+
 
 
 

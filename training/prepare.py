@@ -19,11 +19,15 @@ Faces are prepared the way face-animation datasets are made:
 
 The output mirrors ``train/`` and ``test/`` when the input has them, and a ``prepare.json``
 manifest records every shot (frame range and crop box in source pixels) and every skipped clip.
-The generic mode (any object) crops the centre square of every frame and resizes it.
+The generic mode (any object) crops the centre square of every frame and resizes it; with
+``crops`` (``--crop [NAME=]x,y,w,h``) it first cuts a rectangle out of every frame: the real
+video inside a composite (a side-by-side demo) or inside black letterbox bars. Frame strips
+(one image of square frames side by side) and folders of frames are read like videos.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import math
@@ -95,6 +99,94 @@ class FaceCropSettings:
             raise PrepareError(f"scale and min_scale must be >= 1 (the crop must hold the face), got {self.scale}")
         if self.sample_fps <= 0 or self.min_shot_frames < MIN_FRAMES:
             raise PrepareError(f"sample_fps must be > 0 and min_shot_frames >= {MIN_FRAMES}")
+
+
+@dataclass(frozen=True)
+class CropRect:
+    """A rectangle of source pixels: left ``x``, top ``y``, width ``w``, height ``h``."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def describe(self) -> str:
+        return f"{self.x},{self.y},{self.w},{self.h}"
+
+    def check_fits(self, width: int, height: int) -> None:
+        """ClipError when the rectangle is not inside a ``width`` x ``height`` frame."""
+        if self.x + self.w > width or self.y + self.h > height:
+            raise ClipError(f"--crop {self.describe()} does not fit its {width}x{height} frames "
+                            f"(x + w must be <= {width} and y + h <= {height})")
+
+    def cut(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) -> (h, w, 3), a view of the frame (the caller checked it fits)."""
+        return frame[self.y : self.y + self.h, self.x : self.x + self.w]
+
+    def square(self) -> CropBox:
+        """The square :func:`square_resize` keeps of the cut rectangle, in source pixels."""
+        side = min(self.w, self.h)
+        return CropBox(self.x + (self.w - side) // 2, self.y + (self.h - side) // 2, side)
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """Which rectangle to cut out of each clip: ``patterns`` (file-name glob, rectangle) are
+    tried in order, then ``default``; a clip that matches none keeps its whole frames."""
+
+    default: CropRect | None = None
+    patterns: tuple[tuple[str, CropRect], ...] = ()
+
+    def for_item(self, item: Path) -> CropRect | None:
+        for pattern, rect in self.patterns:
+            if fnmatch.fnmatch(item.name, pattern) or fnmatch.fnmatch(item.stem, pattern):
+                return rect
+        return self.default
+
+    def to_dict(self) -> dict:
+        return {"default": self.default.describe() if self.default else None,
+                "patterns": {pattern: rect.describe() for pattern, rect in self.patterns}}
+
+
+_CROP_FORMAT = "--crop takes x,y,w,h or NAME=x,y,w,h (whole pixels: x, y >= 0, w, h >= 2; NAME a clip name or glob)"
+
+
+def parse_crops(texts: list[str] | tuple[str, ...]) -> CropPlan:
+    """``["x,y,w,h", "NAME=x,y,w,h", ...]`` -> a :class:`CropPlan`; PrepareError names the bad one."""
+    default, patterns = None, []
+    for text in texts:
+        pattern, _, rect_text = text.rpartition("=")
+        rect = _parse_rect(rect_text, text)
+        if pattern:
+            patterns.append((pattern, rect))
+        elif default is not None:
+            raise PrepareError(f"--crop given twice without a clip name ({default.describe()} and {text}); "
+                               "name the clips of the second: NAME=x,y,w,h")
+        else:
+            default = rect
+    return CropPlan(default, tuple(patterns))
+
+
+def _parse_rect(text: str, whole: str) -> CropRect:
+    parts = text.split(",")
+    try:
+        values = [int(part.strip()) for part in parts]
+    except ValueError:
+        raise PrepareError(f"{_CROP_FORMAT}; got {whole!r}") from None
+    if len(values) != 4:
+        raise PrepareError(f"{_CROP_FORMAT}; got {whole!r} ({len(values)} number(s))")
+    x, y, w, h = values
+    if x < 0 or y < 0 or w < 2 or h < 2:
+        raise PrepareError(f"{_CROP_FORMAT}; got {whole!r}")
+    return CropRect(x, y, w, h)
+
+
+def check_crop_patterns(crops: CropPlan, items: list[Path]) -> None:
+    """PrepareError for a named crop that matches no input clip (a typo would otherwise be
+    silently ignored and the composite trained whole)."""
+    for pattern, rect in crops.patterns:
+        if not any(fnmatch.fnmatch(item.name, pattern) or fnmatch.fnmatch(item.stem, pattern) for item in items):
+            raise PrepareError(f"--crop {pattern}={rect.describe()}: no input clip is called {pattern!r}")
 
 
 @dataclass(frozen=True)
@@ -535,35 +627,46 @@ def _prepare_face_clip(
     return PreparedClip(item, split, paths, shots, frame_count, detector, dropped)
 
 
-def prepare_generic(in_dir: str | Path, out_dir: str | Path, size: int = 256, progress: bool = True) -> PrepareReport:
-    """Prepare videos of any object: centre square crop of every frame, resized to ``size``.
+def prepare_generic(
+    in_dir: str | Path, out_dir: str | Path, size: int = 256, progress: bool = True, crops: CropPlan | None = None,
+) -> PrepareReport:
+    """Prepare videos of any object: an optional rectangle cut out of every frame (``crops``),
+    then its centre square, resized to ``size``.
 
-    Same inputs, outputs and errors as :func:`prepare_faces`.
+    Same inputs, outputs and errors as :func:`prepare_faces`; a clip whose frames cannot hold
+    its crop is skipped with the reason, and a named crop that matches no clip is a PrepareError.
     """
+    crops = crops or CropPlan()
     _check_size(size)
     plan = plan_inputs(Path(in_dir), Path(out_dir))
-    report = PrepareReport("generic", Path(in_dir), Path(out_dir), size)
+    check_crop_patterns(crops, [item for item, _, _ in plan])
+    report = PrepareReport("generic", Path(in_dir), Path(out_dir), size, settings={"crop": crops.to_dict()})
     started = time.perf_counter()
     for item, split, folder, stem in _progress(plan, progress):
         try:
-            report.clips.append(_prepare_generic_clip(item, split, folder, stem, size))
+            report.clips.append(_prepare_generic_clip(item, split, folder, stem, size, crops.for_item(item)))
         except (ClipError, MediaError, OSError) as error:
             report.skipped.append((item, str(error)))
     return _finish(report, started)
 
 
-def _prepare_generic_clip(item: Path, split: str, folder: Path, stem: str, size: int) -> PreparedClip:
+def _prepare_generic_clip(
+    item: Path, split: str, folder: Path, stem: str, size: int, crop: CropRect | None = None,
+) -> PreparedClip:
     frames = list(_take(iter_item_frames(item), MIN_FRAMES))
     if len(frames) < MIN_FRAMES:
         raise ClipError(f"too short: {len(frames)} frame(s), a video needs at least {MIN_FRAMES}")
+    height, width = frames[0].shape[:2]
+    if crop is not None:
+        crop.check_fits(width, height)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.mp4"
     count = 0
     with VideoWriter(path, item_fps(item)) as writer:
         for frame in iter_item_frames(item):
-            writer.write(square_resize(frame, size))
+            writer.write(square_resize(crop.cut(frame) if crop is not None else frame, size))
             count += 1
-    box = whole_frame_box(frames[0].shape[1], frames[0].shape[0])
+    box = crop.square() if crop is not None else whole_frame_box(width, height)
     remove_stale_outputs(folder, stem, [path])
     return PreparedClip(item, split, [path], [Shot(0, count, box)], count)
 
@@ -590,6 +693,10 @@ def _progress(plan: list[tuple[Path, str, Path]], progress: bool) -> Iterator[tu
 
 def _finish(report: PrepareReport, started: float) -> PrepareReport:
     report.seconds = time.perf_counter() - started
+    if not report.clips and report.skipped and all(why.startswith("--crop ") for _, why in report.skipped):
+        first = report.skipped[0][1]  # the one thing to fix: said once, in one line
+        raise PrepareError(f"{first}; no clip was prepared" if len(report.skipped) == 1 else
+                           f"{first} (nor those of the other {len(report.skipped) - 1} clips); no clip was prepared")
     if not report.clips:
         lines = [f"skipped {len(report.skipped)} clip(s):"] + [f"  {path}: {why}" for path, why in report.skipped]
         log.warning("\n".join(lines))

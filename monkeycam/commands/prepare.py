@@ -55,9 +55,16 @@ def _add_generic(modes) -> None:
     parser = modes.add_parser(
         "generic",
         help="videos of any object -> centre square crop, resized",
-        description="Crop the centre square of every frame and resize it to --size (no detection).",
+        description="Crop the centre square of every frame and resize it to --size (no detection). Items may be "
+        "video files, folders of frames, or frame strips (one image of square frames side by side, the "
+        "reference's format). --crop first cuts a rectangle out of every frame: the real video of a composite "
+        "(side-by-side demo) or the picture inside letterbox bars.",
     )
     _add_common(parser)
+    parser.add_argument("--crop", action="append", default=[], metavar="[NAME=]x,y,w,h",
+                        help="cut this rectangle (pixels: left, top, width, height) out of every frame before the "
+                        "centre square; NAME=x,y,w,h applies to the clips of that name or glob only (e.g. "
+                        "'cmp*=124,256,256,256'); repeat for several. Clips that cannot hold their crop are skipped")
     parser.set_defaults(handler=run_generic)
 
 
@@ -109,10 +116,11 @@ def run_faces(args: argparse.Namespace) -> int:
 
 
 def run_generic(args: argparse.Namespace) -> int:
-    from training.prepare import prepare_generic
+    from training.prepare import parse_crops, prepare_generic
 
+    crops = parse_crops(args.crop)  # a bad --crop is said before the output folder is touched
     check_out_dir(args.out_dir, args.overwrite)
-    report = prepare_generic(args.in_dir, args.out_dir, args.size, progress=not args.quiet)
+    report = prepare_generic(args.in_dir, args.out_dir, args.size, progress=not args.quiet, crops=crops)
     _print_report(report, args.quiet)
     return 0
 

@@ -191,7 +191,8 @@ class Engine:
         self._notes: list[str] = []
         self._backend: Backend | None = None
         self._build_next_backend()
-        self._source_detector, driving_detector, self.face_warning = _face_detectors(face_detection)
+        self._face_request = face_detection
+        self._source_detector, driving_detector, self.face_warning = _face_detectors(self._face_choice())
         self._tracker = FaceTracker(driving_detector, settings.crop_scale, detect_every=DRIVING_DETECT_EVERY)
         self.reuse_source_features = reuse_source_features
         self._cache: OrderedDict[str, _Source] = OrderedDict()
@@ -227,6 +228,21 @@ class Engine:
     def image_size(self) -> int:
         """Side S of the model's square frames."""
         return self._model.config.image_size
+
+    @property
+    def category(self) -> str:
+        """What the model animates, from its checkpoint: "face" (a face is found and cropped
+        first), or another name such as "body" or "object" (whole frames, no face detection)."""
+        return self._model.config.category
+
+    @property
+    def face_detection(self) -> bool:
+        """Whether faces are detected and cropped (False for non-face models and --no-face)."""
+        return self._tracker.detector is not None
+
+    def _face_choice(self) -> bool | None:
+        """The caller's face_detection choice, turned off for a model that is not of faces."""
+        return self._face_request if self._model.config.is_face else False
 
     @property
     def model(self) -> MonkeyNet:
@@ -326,7 +342,10 @@ class Engine:
 
     def _reload(self, settings: EngineSettings, model_changed: bool) -> None:
         if model_changed:
+            was_face = self._model.config.is_face
             self._model, self._info = load_engine_model(settings)
+            if self._model.config.is_face != was_face:
+                self._replace_face_detectors()
         plan = plan_backends(settings.backend, torch.cuda.is_available(), tensorrt_installed())
         if self._backend is not None:
             self._backend.close()
@@ -335,6 +354,12 @@ class Engine:
         self._build_next_backend()
         self._reference = None
         self._redo_source()
+
+    def _replace_face_detectors(self) -> None:
+        """Detectors for a model of another category (face on, or off for whole frames)."""
+        self._close_face_detectors()
+        self._source_detector, driving_detector, self.face_warning = _face_detectors(self._face_choice())
+        self._tracker = FaceTracker(driving_detector, self._settings.crop_scale, detect_every=DRIVING_DETECT_EVERY)
 
     def _redo_source(self) -> None:
         current = self._source
@@ -530,11 +555,14 @@ class Engine:
         """Release the backend and the face detectors."""
         if self._backend is not None:
             self._backend.close()
+        self._close_face_detectors()
+        self._cache.clear()
+
+    def _close_face_detectors(self) -> None:
         for detector in (self._source_detector, self._tracker.detector):
             close = getattr(detector, "close", None)
             if close is not None:
                 close()
-        self._cache.clear()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -109,10 +109,11 @@ def camera_choice(item: Any) -> CameraChoice:
 
 @dataclass(frozen=True)
 class EngineInfo:
-    """Which backend runs the model, and why."""
+    """Which backend runs the model, and why; what the model animates ("face", "body", ...)."""
 
     backend: str
     reason: str
+    category: str = "face"
 
 
 class Session(QObject):
@@ -252,7 +253,8 @@ class Session(QObject):
             self._engine_settings = settings
         else:
             self._engine.update_settings(settings)
-        return EngineInfo(self._engine.backend_name, self._engine.backend_reason)
+        category = getattr(self._engine, "category", "face")  # engines without one animate faces
+        return EngineInfo(self._engine.backend_name, self._engine.backend_reason, category)
 
     def _start_job(self, driving: DrivingSpec, source: np.ndarray, settings: EngineSettings,
                    virtual_camera: bool) -> tuple[EngineInfo, VirtualCameraStatus | None]:

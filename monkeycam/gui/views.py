@@ -60,6 +60,14 @@ class FrameView(QWidget):
             self._frames_shown += 1
         self.update()
 
+    def title(self) -> str:
+        return self._title
+
+    def set_title(self, text: str) -> None:
+        """The label drawn at the top left."""
+        self._title = text
+        self.update()
+
     def set_placeholder(self, text: str) -> None:
         """The text shown when there is no image."""
         self._placeholder = text

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._store = store or SettingsStore()
         self._state = self._store.load()
         self._previews: dict[str, PortraitPreview] = {}
+        self._category = "face"  # what the loaded model animates (EngineInfo.category)
         self._current: PortraitPreview | None = None
         self._wanted: str | None = None  # the portrait asked for last (its preview may be on its way)
         self._removed: set[str] = set()  # taken off the list: a preview still on its way is dropped
@@ -505,7 +506,7 @@ class MainWindow(QMainWindow):
         # box is in that frame's pixels: show that same frame, as a mirror (selfie) view does
         driving = frame.driving[:, ::-1] if self.controls.settings().mirror else frame.driving
         self.driving_view.show_image(qimage_from_rgb(driving), box=frame.animated.driving_box)
-        if not frame.animated.face_found:
+        if not frame.animated.face_found and self._category == "face":
             self.statusBar().showMessage("No face in the driving frame: look at the camera.", 2000)
 
     def _show_stats(self, frame: LiveFrame) -> None:
@@ -557,6 +558,8 @@ class MainWindow(QMainWindow):
 
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.controls.show_backend_in_use(f"in use: {info.backend}", info.reason)
+        self._category = info.category
+        self.crop_view.set_title("Face crop" if info.category == "face" else f"Source ({info.category}, whole image)")
 
     def _on_engine_failed(self, message: str) -> None:
         self.controls.show_backend_in_use("in use: no model loaded")

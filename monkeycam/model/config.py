@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 HeatmapNorm = Union[float, Literal["sum"]]
 Interpolation = Literal["nearest", "bilinear"]
 Downsample = Literal["nearest", "area"]
+
+FACE_CATEGORY = "face"
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,9 @@ class ModelConfig:
         downsample: how frames are shrunk to the working sizes of the networks: "nearest"
             (the reference) or "area" (pixel averages, beyond the paper: small details such
             as eyelids survive the shrinking instead of aliasing).
+        category: what the model animates: "face" (the engine finds and crops a face first;
+            the default, also for checkpoints saved before this field existed), or another
+            name ("object", "body", ...): the engine animates the whole frame.
     """
 
     name: str = "custom"
@@ -153,6 +160,7 @@ class ModelConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     ablation: AblationConfig = field(default_factory=AblationConfig)
+    category: str = FACE_CATEGORY
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -172,6 +180,11 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
         return cls.from_dict(json.loads(text))
+
+    @property
+    def is_face(self) -> bool:
+        """True for face models: the engine then detects and crops a face before animating."""
+        return self.category == FACE_CATEGORY
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with top-level fields replaced (sections are replaced whole)."""
@@ -234,6 +247,11 @@ def _validate(config: ModelConfig) -> None:
         raise ValueError("generator.interpolation must be nearest or bilinear")
     if config.downsample not in ("nearest", "area"):
         raise ValueError(f"downsample must be nearest or area, got {config.downsample!r}")
+    if not isinstance(config.category, str) or not _CATEGORY.match(config.category):
+        raise ValueError(
+            f"category must be a lower-case name of 1-32 letters, digits, - or _ (e.g. face, body, object), "
+            f"got {config.category!r}"
+        )
     ablation = config.ablation
     if ablation.deformation and not (ablation.coarse_flow or ablation.residual_flow):
         raise ValueError("ablation: a deformation needs the coarse flow, the residual flow or both")
@@ -259,9 +277,11 @@ def _published(
     interpolation: Interpolation = "nearest",
     heatmap_norm: HeatmapNorm = 100.0,
     use_keypoint_difference: bool = False,
+    category: str = FACE_CATEGORY,
 ) -> ModelConfig:
     return ModelConfig(
         name=name,
+        category=category,
         image_size=image_size,
         heatmap_norm=heatmap_norm,
         kp_detector=KeypointDetectorConfig(32, max_features, 5, scale_factor=motion_scale),
@@ -306,9 +326,11 @@ def _live(name: str, num_kp: int, width: int) -> ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     "nemo": _published("nemo", 64, 512, 5),
-    "taichi": _published("taichi", 64, 1024, 5),
-    "bair": _published("bair", 64, 1024, 5, heatmap_norm="sum"),
-    "mgif": _published("mgif", 128, 1024, 6, motion_scale=0.5, use_keypoint_difference=True),
+    # the reference's actions config (Weizmann human actions, 64x64, 10 keypoints): nemo's widths
+    "actions": _published("actions", 64, 512, 5, category="body"),
+    "taichi": _published("taichi", 64, 1024, 5, category="body"),
+    "bair": _published("bair", 64, 1024, 5, heatmap_norm="sum", category="object"),
+    "mgif": _published("mgif", 128, 1024, 6, motion_scale=0.5, use_keypoint_difference=True, category="object"),
     "vox": _published("vox", 256, 1024, 7, motion_scale=0.25, interpolation="bilinear"),
     "face64": _face("face64", 64, 16, 4, 1.0),
     "face128": _face("face128", 128, 8, 5, 0.5),
