@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..live.api import BACKEND_NAMES, MAX_STRENGTH, EngineSettings
+from ..live.api import BACKEND_NAMES, FPS_CAPS, FRAME_SIZES, MAX_STRENGTH, EngineSettings
 from .settings import OUTPUT_SIZES
 
 SMOOTHING_STEPS = 100
@@ -38,6 +38,13 @@ def _strength_slider(parent: QWidget, tooltip: str) -> QSlider:
     slider.setPageStep(STRENGTH_STEPS // 4)
     slider.setToolTip(tooltip)
     return slider
+
+
+def _index_of(combo: QComboBox, value: object) -> int:
+    """The index of the item whose data equals ``value``; -1 (nothing chosen) for None or a value
+    not offered. (findData does not compare Python tuples.)"""
+    items = [combo.itemData(index) for index in range(combo.count())]
+    return items.index(value) if value is not None and value in items else -1
 
 
 class ControlsPanel(QWidget):
@@ -117,15 +124,32 @@ class ControlsPanel(QWidget):
 
     def _build_output_group(self) -> QGroupBox:
         group = QGroupBox("Output", self)
+        self.frame_combo = QComboBox(group)
+        for width, height in FRAME_SIZES:
+            self.frame_combo.addItem(f"{width} x {height}", (width, height))
+        self.frame_combo.setToolTip("The picture the video call (and a recording) receives; the portrait fills it "
+                                    "like a webcam picture")
+        self.fps_combo = QComboBox(group)
+        for fps in FPS_CAPS:
+            self.fps_combo.addItem(f"{fps} fps", fps)
+        self.fps_combo.setToolTip("The most frames a second the call gets: 15 or 24 leave more of a slow computer "
+                                  "for the call itself")
+        # the square output size: used only when no call picture size is set (older settings)
         self.size_combo = QComboBox(group)
         for size in OUTPUT_SIZES:
             self.size_combo.addItem(f"{size} x {size}", size)
-        self.paste_back_box = QCheckBox("Paste back into the full portrait", group)
+        self.size_combo.setToolTip("Size of the square output picture")
+        self.paste_back_box = QCheckBox("Whole portrait (face pasted back)", group)
+        self.paste_back_box.setToolTip("On: the call sees the whole portrait with the animated face blended in. "
+                                       "Off: a close-up of the face alone")
         self.keypoints_box = QCheckBox("Show the tracked points", group)
         self.keypoints_box.setToolTip("Draw over the animated picture the points the model moves (dots) and the "
                                       "area each one pulls along (outlines)")
+        picture_row = QHBoxLayout()  # one row: the window must still fit a 1024x600 screen
+        for combo in (self.frame_combo, self.size_combo, self.fps_combo):
+            picture_row.addWidget(combo)
         form = QFormLayout(group)
-        form.addRow("Resolution", self.size_combo)
+        form.addRow("Call picture", picture_row)
         form.addRow(self.paste_back_box)
         form.addRow(self.keypoints_box)
         return group
@@ -157,7 +181,8 @@ class ControlsPanel(QWidget):
             box.toggled.connect(self._emit_settings)
         for slider in (self.smoothing_slider, self.pose_slider, self.expression_slider):
             slider.valueChanged.connect(self._emit_settings)
-        self.size_combo.currentIndexChanged.connect(self._emit_settings)
+        for combo in (self.size_combo, self.frame_combo, self.fps_combo):
+            combo.currentIndexChanged.connect(self._emit_settings)
         self.backend_combo.currentIndexChanged.connect(self._emit_settings)
         self.keypoints_box.toggled.connect(self.show_keypoints_changed)
         self.choose_checkpoint_button.clicked.connect(self.choose_checkpoint_requested)
@@ -182,6 +207,10 @@ class ControlsPanel(QWidget):
         self.expression_slider.setValue(round(settings.expression_strength * STRENGTH_STEPS))
         self.paste_back_box.setChecked(settings.paste_back)
         self.size_combo.setCurrentIndex(max(0, self.size_combo.findData(settings.output_size)))
+        # no call frame size or cap (older settings): nothing chosen until the user picks one
+        self.frame_combo.setCurrentIndex(_index_of(self.frame_combo, settings.frame_size))
+        self.fps_combo.setCurrentIndex(_index_of(self.fps_combo, settings.fps_cap))
+        self.size_combo.setVisible(settings.frame_size is None)
         self.backend_combo.setCurrentIndex(max(0, self.backend_combo.findData(settings.backend)))
         self._show_checkpoint(settings.checkpoint)
         self._show_smoothing(settings.smoothing)
@@ -233,6 +262,8 @@ class ControlsPanel(QWidget):
             smoothing=smoothing,
             paste_back=self.paste_back_box.isChecked(),
             output_size=int(self.size_combo.currentData()),
+            frame_size=self.frame_combo.currentData(),
+            fps_cap=self.fps_combo.currentData(),
             backend=str(self.backend_combo.currentData()),
             pose_strength=self.pose_slider.value() / STRENGTH_STEPS,
             expression_strength=self.expression_slider.value() / STRENGTH_STEPS,
@@ -240,4 +271,5 @@ class ControlsPanel(QWidget):
         self._show_smoothing(smoothing)
         self._show_strengths(self._settings)
         self._show_mode(self._settings.relative)
+        self.size_combo.setVisible(self._settings.frame_size is None)
         self.settings_changed.emit(self._settings, previous)

@@ -18,7 +18,17 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..live.api import BACKEND_NAMES, EngineSettings, SettingsError
+from ..live.api import (
+    BACKEND_NAMES,
+    DEFAULT_FPS_CAP,
+    DEFAULT_FRAME_SIZE,
+    FPS_CAPS,
+    FRAME_SIZES,
+    EngineSettings,
+    SettingsError,
+    check_frame_size,
+    format_frame_size,
+)
 from ..paths import config_dir
 
 log = logging.getLogger("monkeycam.gui")
@@ -29,12 +39,20 @@ OUTPUT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
 DRIVING_KINDS: tuple[str, ...] = ("camera", "video", "scripted")
 
 
+def default_engine_settings() -> EngineSettings:
+    """The window's engine settings before anything is stored: what a call expects (the whole
+    portrait in a 1280x720 frame at up to 30 frames/s)."""
+    return EngineSettings(paste_back=True, frame_size=DEFAULT_FRAME_SIZE, fps_cap=DEFAULT_FPS_CAP)
+
+
 @dataclass(frozen=True)
 class AppState:
     """Everything the window keeps between runs.
 
     Attributes:
-        engine: the engine options (shared with the ``monkeycam`` commands).
+        engine: the engine options (shared with the ``monkeycam`` commands), including what the
+            call receives (frame size, frame-rate cap); an empty stored frame size or cap means
+            none (the engine's own frame size, no cap), as saved for ``None``.
         portrait: the last chosen portrait file, or None.
         user_portraits: portraits the user added.
         hidden_portraits: shipped portraits the user removed from the list (the files stay).
@@ -47,7 +65,7 @@ class AppState:
         geometry: the window geometry as saved by ``QWidget.saveGeometry``.
     """
 
-    engine: EngineSettings = field(default_factory=EngineSettings)
+    engine: EngineSettings = field(default_factory=default_engine_settings)
     portrait: str | None = None
     user_portraits: tuple[str, ...] = ()
     hidden_portraits: tuple[str, ...] = ()
@@ -127,6 +145,8 @@ class SettingsStore:
         q.setValue("schema", SCHEMA_VERSION)
         for item in fields(EngineSettings):
             value = getattr(state.engine, item.name)
+            if item.name == "frame_size" and value is not None:
+                value = format_frame_size(value)
             q.setValue(f"engine/{item.name}", "" if value is None else value)
         q.setValue("app/portrait", state.portrait or "")
         q.setValue("app/user_portraits", json.dumps(list(state.user_portraits)))
@@ -147,10 +167,10 @@ class SettingsStore:
     def _load_engine(self) -> EngineSettings:
         """Every EngineSettings field that was saved; a value the settings reject (or the GUI
         cannot show) keeps its default."""
-        settings = EngineSettings()
+        settings = default_engine_settings()
         for item in fields(EngineSettings):
             value = _parse_engine_value(item.name, self._qsettings.value(f"engine/{item.name}"), settings)
-            if item.name == "output_size" and value not in OUTPUT_SIZES:
+            if not _offered(item.name, value):
                 continue
             try:
                 settings = settings.updated(**{item.name: value})
@@ -159,6 +179,17 @@ class SettingsStore:
         for item in fields(EngineSettings):
             self._warn_if_replaced(f"engine/{item.name}", getattr(settings, item.name))
         return settings
+
+
+def _offered(name: str, value: object) -> bool:
+    """Whether the window's controls can show ``value`` for the EngineSettings field ``name``."""
+    if name == "output_size":
+        return value in OUTPUT_SIZES
+    if name == "frame_size":
+        return value is None or value in FRAME_SIZES
+    if name == "fps_cap":
+        return value is None or value in FPS_CAPS
+    return True
 
 
 # --------------------------------------------------------------------------- value parsing
@@ -170,8 +201,14 @@ def _parse_engine_value(name: str, stored: object, default: EngineSettings) -> o
     """The stored text of EngineSettings field ``name`` as a value of its type (its value in
     ``default`` when the text is unusable)."""
     current = getattr(default, name)
+    if stored is None:  # not stored (an older file): the default
+        return current
     if name == "checkpoint":
         return _as_optional_str(stored)
+    if name == "frame_size":
+        return _as_frame_size(stored, current)
+    if name == "fps_cap":
+        return None if stored == "" else _as_float(stored, current)
     if name == "backend":
         return _as_choice(stored, BACKEND_NAMES, current)
     if isinstance(current, str):
@@ -187,10 +224,22 @@ def _parse_engine_value(name: str, stored: object, default: EngineSettings) -> o
     return current
 
 
+def _as_frame_size(value: object, default: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Stored "WxH" text as (width, height); "" as None (saved for no frame size)."""
+    if value == "":
+        return None
+    try:
+        return check_frame_size(value) if isinstance(value, str) else default
+    except SettingsError:
+        return default
+
+
 def _same(stored: object, value: object) -> bool:
     """Whether the stored text means ``value`` (as saved by :meth:`SettingsStore.save`)."""
     if value is None:
         return stored in (None, "")
+    if isinstance(value, tuple):
+        return stored == format_frame_size(value)
     if isinstance(value, bool):
         return _as_bool(stored, not value) == value
     if isinstance(value, (int, float)):
