@@ -214,3 +214,43 @@ def test_a_recording_armed_and_cancelled_before_start_writes_nothing(qtbot, make
     qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
     assert not target.exists() and not list(tmp_path.glob(".never*"))
     assert not window.recording_label.isVisible()
+
+
+def test_the_scripted_pose_is_drawn_as_a_face_that_moves_with_it(qtbot):
+    import numpy as np
+
+    from monkeycam.gui.images import rgb_from_qimage
+    from monkeycam.gui.views import pose_drawing
+    from monkeycam.live.api import HeadPose
+
+    def parts(pose: HeadPose) -> tuple[float, float, int]:
+        """(face centre x, y, open-mouth pixels) of the drawing."""
+        pixels = rgb_from_qimage(pose_drawing(pose, 256)).astype(int)
+        skin = np.argwhere((pixels[..., 0] > 180) & (pixels[..., 1] > 150))
+        mouth = int(((pixels[..., 0] > 90) & (pixels[..., 1] < 60) & (pixels[..., 2] < 70)).sum())
+        return float(skin[:, 1].mean()), float(skin[:, 0].mean()), mouth
+
+    x0, y0, closed = parts(HeadPose())
+    assert abs(x0 - 128) < 3 and abs(y0 - 128) < 6
+    x, y, _ = parts(HeadPose(yaw=0.1, pitch=-0.05))
+    assert x - x0 == pytest.approx(25.6, abs=4) and y - y0 == pytest.approx(-12.8, abs=4)
+    assert parts(HeadPose(mouth=1.0))[2] > 4 * closed  # the mouth opens
+    tilted = rgb_from_qimage(pose_drawing(HeadPose(roll=0.3))).astype(int)
+    straight = rgb_from_qimage(pose_drawing(HeadPose())).astype(int)
+    assert np.abs(tilted - straight).max() > 100
+
+
+def test_scripted_motion_shows_the_drawn_pose_in_the_driving_pane(qtbot, make_window):
+    import numpy as np
+
+    from monkeycam.gui.images import rgb_from_qimage
+
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.driving_view.image() is not None, timeout=FRAME_TIMEOUT_MS)
+    first = rgb_from_qimage(window.driving_view.image())
+    qtbot.waitUntil(lambda: not np.array_equal(rgb_from_qimage(window.driving_view.image()), first),
+                    timeout=FRAME_TIMEOUT_MS)  # the drawn head moves with the scripted motion
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)

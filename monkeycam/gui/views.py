@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -9,11 +10,12 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from ..live.api import KeypointOverlay
+from ..live.api import HeadPose, KeypointOverlay
 from .images import keypoint_colour
 
 Box = tuple[float, float, float]  # x, y, size in image pixels
 ELLIPSE_ALPHA = 190  # covariance outlines are slightly see-through; the means are solid
+POSE_DRAWING_SIZE = 256
 BANNER_COLOURS: Mapping[str, str] = MappingProxyType({"error": "#f8d7da", "warning": "#fff3cd", "info": "#d1ecf1"})
 
 
@@ -131,6 +133,42 @@ class FrameView(QWidget):
             painter.setBrush(colour)
             painter.drawEllipse(QPointF(0, 0), 3.0, 3.0)
             painter.restore()
+
+
+def pose_drawing(pose: HeadPose, size: int = POSE_DRAWING_SIZE) -> QImage:
+    """A simple face drawn in the pose scripted motion copies: shifted by yaw and pitch, turned
+    by roll, scaled, its features moved towards the turn and its mouth opened. (size, size) RGB.
+
+    The head moves as the portrait's keypoints do (:func:`monkeycam.engine.engine.posed_keypoints`:
+    a yaw or pitch of 0.5 shifts by half the picture), so the drawing follows what is copied.
+    """
+    image = QImage(size, size, QImage.Format.Format_RGB888)
+    image.fill(QColor(40, 44, 52))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.translate(size / 2 + pose.yaw * size, size / 2 + pose.pitch * size)
+    painter.rotate(math.degrees(pose.roll))
+    painter.scale(pose.scale * size / 256, pose.scale * size / 256)
+    _paint_face(painter, turn=max(-1.0, min(1.0, 4.0 * pose.yaw)), nod=max(-1.0, min(1.0, 4.0 * pose.pitch)),
+                mouth=max(0.0, min(1.0, pose.mouth)))
+    painter.end()
+    return image
+
+
+def _paint_face(painter: QPainter, turn: float, nod: float, mouth: float) -> None:
+    """A face about (0, 0) in a 256-unit picture; ``turn`` and ``nod`` (-1 .. 1) move the
+    features towards the side the head turns to, ``mouth`` (0 .. 1) opens the mouth."""
+    painter.setPen(QPen(QColor(60, 40, 30), 3))
+    painter.setBrush(QColor(232, 190, 160))
+    painter.drawEllipse(QPointF(0, 0), 70, 90)
+    dx, dy = 22 * turn, 14 * nod  # the features slide towards the turn: a head seen turning
+    painter.setBrush(QColor(40, 40, 48))
+    for side in (-1, 1):
+        painter.drawEllipse(QPointF(dx + side * 28, dy - 22), 9, 6)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawLine(QPointF(dx * 1.3, dy - 8), QPointF(dx * 1.3 + 6 * turn, dy + 14))
+    painter.setBrush(QColor(120, 30, 40))
+    painter.drawEllipse(QPointF(dx, dy + 44 + 6 * mouth), 20, 3 + 17 * mouth)
 
 
 class MessageBanner(QFrame):

@@ -40,7 +40,7 @@ from .portraits import (
 )
 from .session import EngineFactories, EngineInfo, Session, real_engine_factories
 from .settings import AppState, SettingsStore
-from .views import FrameView, MessageBanner
+from .views import FrameView, MessageBanner, pose_drawing
 from .worker import SerialWorker
 
 STATUS_INTERVAL_MS = 500
@@ -498,8 +498,8 @@ class MainWindow(QMainWindow):
         self.frame_shown.emit()
 
     def _show_driving(self, frame: LiveFrame) -> None:
-        if frame.driving is None:
-            self.driving_view.show_image(None)
+        if frame.driving is None:  # scripted motion: draw the head pose being copied
+            self.driving_view.show_image(pose_drawing(frame.pose) if frame.pose is not None else None)
             self.driving_view.set_placeholder("Scripted motion: the head movement is generated, no camera frame.")
             return
         # the engine tracks the face in the frame it animates (flipped with mirror on), and its

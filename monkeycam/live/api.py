@@ -342,11 +342,13 @@ class LiveFrame:
     """What the live pipeline hands to its frame callback (on its output thread).
 
     driving: the captured driving frame (H, W, 3) uint8 RGB, or None for scripted motion.
+    pose: the scripted head pose this frame copies (None for camera and video input).
     """
 
     driving: np.ndarray | None
     animated: AnimatedFrame
     stats: PipelineStats
+    pose: HeadPose | None = None
 
 
 @dataclass(frozen=True)

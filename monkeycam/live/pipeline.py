@@ -49,6 +49,7 @@ from .api import (
     ScriptedAnimationEngine,
     VirtualCameraStatus,
 )
+from .scripted import scripted_pose
 from .sources import DrivingItem, FrameSource, source_for
 
 log = logging.getLogger(__name__)
@@ -535,7 +536,8 @@ class LivePipeline:
             self._last_size = (image.shape[1], image.shape[0])
         timings = dataclasses.replace(output.animated.timings, latency_ms=latency_ms)
         animated = dataclasses.replace(output.animated, image=image, timings=timings)
-        live = LiveFrame(driving=output.item.frame, animated=animated, stats=self.stats())
+        pose = scripted_pose(output.item.seconds) if output.item.frame is None else None
+        live = LiveFrame(driving=output.item.frame, animated=animated, stats=self.stats(), pose=pose)
         if self._on_frame is not None:
             self._guarded("preview", lambda: self._on_frame(live))
         self._send_to_vcam(image)
