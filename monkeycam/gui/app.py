@@ -9,6 +9,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
+from ..errors import UserError
+from .qt_platform import check_qt_platform
 from .window import MainWindow
 
 
@@ -23,7 +25,12 @@ def run_app(
     from .compat import protect_singletons
 
     protect_singletons()
-    app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv[:1]))
+    app = QApplication.instance()
+    if app is None:
+        problem = check_qt_platform()
+        if problem is not None:  # Qt would print several lines and abort the process
+            raise UserError(problem)
+        app = QApplication(list(argv if argv is not None else sys.argv[:1]))
     app.setApplicationName("monkeycam")
     app.setApplicationVersion(__version__)
     window = MainWindow()
