@@ -20,8 +20,12 @@ from monkeycam.live import EngineSettings
 from monkeycam.model import ModelConfig, build_model, preset
 from monkeycam.paths import assets_dir, weights_dir
 from tests.cli import run_monkeycam
+from tests.conftest import FACES, require_shared
 from tests.media_files import moving_shapes, write_video
 from tests.test_training import TINY
+from training.body_pose import BodyPoseFinder
+from training.data import iter_item_frames
+from training.evaluate import body_sums, evaluate_checkpoint
 
 # The window test's QApplication is made before conftest's per-test fixtures run (no display here).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -76,7 +80,7 @@ def test_the_category_travels_in_the_checkpoint(checkpoints):
 
 def test_a_body_model_animates_the_whole_frame_even_when_faces_are_asked_for(checkpoints, portrait):
     pytest.importorskip("mediapipe")
-    settings = dict(backend="cpu", output_size=64)
+    settings = {"backend": "cpu", "output_size": 64}
     face = create_engine(EngineSettings(checkpoint=checkpoints["face"], **settings), face_detection=True)
     body = create_engine(EngineSettings(checkpoint=checkpoints["body"], **settings), face_detection=True)
     assert face.face_detection and face.category == "face"
@@ -165,3 +169,55 @@ def test_the_window_stops_saying_face_for_a_body_model(qtbot, checkpoints):
     wait_for_frames(qtbot, window, 2)
     assert "No face" not in window.statusBar().currentMessage()
     stop(qtbot, window)
+
+
+# --------------------------------------------------------------------------- body measures
+
+ACTIONS = FACES.parent / "objects" / "actions"
+
+
+def test_body_sums_count_landmarks_and_average_the_shared_ones():
+    nan = np.nan
+    real = np.array([[0, 0], [10, 0], [nan, nan], [5, 5]], np.float32)
+    generated = np.array([[3, 4], [nan, nan], [1, 1], [5, 5]], np.float32)
+    sums = body_sums([real, real, None], [generated, None, generated])
+    assert sums.real_with_landmarks == 6  # 3 visible landmarks in each of the 2 frames with a person
+    assert sums.missing_in_generated == 1 + 3  # one landmark lost, then a frame without a person
+    assert sums.akd_frames == 1 and sums.akd_sum == pytest.approx((5 + 0) / 2)
+    row = sums.as_row(faces=False, bodies=True)
+    assert row["mkr"] == pytest.approx(4 / 6) and row["akd"] == pytest.approx(2.5) and row["aed"] is None
+
+
+def test_body_pose_finds_a_64px_person_and_follows_a_shift():
+    pytest.importorskip("mediapipe")
+    strip = require_shared(ACTIONS / "test" / "wz_60_jack_p7.jpg")
+    frame = next(iter_item_frames(strip))
+    finder = BodyPoseFinder()
+    try:
+        points = finder(frame)
+        shifted = finder(np.ascontiguousarray(np.pad(frame, ((0, 0), (4, 0), (0, 0)), mode="edge")[:, :64]))
+        blank = finder(np.full((64, 64, 3), 120, np.uint8))
+    finally:
+        finder.close()
+    assert blank is None
+    assert points is not None and np.isfinite(points[:, 0]).sum() >= 20
+    both = np.isfinite(points[:, 0]) & np.isfinite(shifted[:, 0])
+    moved = np.nanmedian(shifted[both, 0] - points[both, 0])
+    assert 2.5 < moved < 5.5  # the landmarks come back in the frame's own 64-px coordinates
+    assert np.all((points[both] > -8) & (points[both] < 72))
+
+
+def test_evaluate_a_body_model_reports_body_akd_and_mkr(tmp_path):
+    pytest.importorskip("mediapipe")
+    data = tmp_path / "actions"
+    (data / "test").mkdir(parents=True)
+    for name in ("wz_60_jack_p7.jpg", "wz_66_wave1_p8.jpg"):
+        (data / "test" / name).symlink_to(require_shared(ACTIONS / "test" / name))
+    torch.manual_seed(0)
+    model = build_model(preset("face64").replace(category="body"), with_discriminator=False)
+    report = evaluate_checkpoint(model, data, max_frames=8, progress=False, cache_dir=tmp_path / "cache")
+    assert report["bodies"] and not report["faces"] and report["category"] == "body"
+    assert report["frames"] == 16 and "pose" in report["keypoints"]
+    baseline, ours = report["baseline"], report
+    assert baseline["akd"] > 0.5 and 0 <= baseline["mkr"] < 0.5  # real people move: frame 0 is off
+    assert ours["mkr"] > baseline["mkr"] and ours["aed"] is None  # an untrained model draws no person

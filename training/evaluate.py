@@ -14,6 +14,11 @@ are (absolute transfer, the paper's reconstruction task). The same metrics are c
   distances are divided by the same factor.
 - **MKR** (missing-landmark rate, faces only, the paper's MKR idea): fraction of the frames with
   landmarks in the real frame that have none in the generated frame.
+- **Bodies** (models of category "body", or ``bodies=True``): AKD and MKR use the 33 landmarks
+  of mediapipe's pose solution instead (:mod:`training.body_pose`; frames get a margin and are
+  upscaled to 256 px first). AKD is the mean distance over the landmarks visible in both frames;
+  MKR counts landmarks (not frames): the fraction of those visible in the real frame that are not
+  visible in the generated one (a frame without a person: all of them). No AED for bodies.
 - **AED** (average euclidean distance of identity embeddings, faces only, the paper's AED with
   dlib's 128-D face descriptor, :mod:`training.identity`): mean descriptor distance between the
   real and the generated frame, over every :data:`AED_EVERY`-th frame with landmarks in the real
@@ -41,6 +46,7 @@ from monkeycam.io.atomic import atomic_path
 from monkeycam.model import Keypoints, MonkeyNet, absolute_keypoints
 from monkeycam.torch_runtime import configure_cpu, resolve_device
 
+from .body_pose import POSE_SIZE, BodyPoseFinder
 from .data import VideoClip, load_videos
 from .identity import IdentityEncoder, IdentityUnavailable
 from .visualise import draw_keypoints, to_uint8
@@ -72,12 +78,13 @@ class MetricSums:
         for name in vars(self):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def as_row(self, faces: bool) -> dict[str, float | None]:
-        """{"l1", "akd", "mkr", "aed"}; AKD, MKR and AED are None for non-faces or without landmarks
-        (AED also without dlib)."""
+    def as_row(self, faces: bool, bodies: bool = False) -> dict[str, float | None]:
+        """{"l1", "akd", "mkr", "aed"}; AKD and MKR are None without face or body landmarks, AED
+        without faces (or dlib)."""
+        points = faces or bodies
         l1 = self.abs_error / self.frames if self.frames else None
-        akd = self.akd_sum / self.akd_frames if faces and self.akd_frames else None
-        mkr = self.missing_in_generated / self.real_with_landmarks if faces and self.real_with_landmarks else None
+        akd = self.akd_sum / self.akd_frames if points and self.akd_frames else None
+        mkr = self.missing_in_generated / self.real_with_landmarks if points and self.real_with_landmarks else None
         aed = self.aed_sum / self.aed_frames if faces and self.aed_frames else None
         return {"l1": l1, "akd": akd, "mkr": mkr, "aed": aed}
 
@@ -135,6 +142,24 @@ def landmark_sums(real: list[np.ndarray | None], generated: list[np.ndarray | No
             continue
         sums.akd_sum += float(np.linalg.norm(points_real - points_generated, axis=1).mean())
         sums.akd_frames += 1
+    return sums
+
+
+def body_sums(real: list[np.ndarray | None], generated: list[np.ndarray | None]) -> MetricSums:
+    """AKD and MKR counts of aligned lists of body landmarks ((33, 2) arrays, NaN rows for the
+    landmarks not visible, or None: no person). MKR counts landmarks, AKD averages per frame."""
+    sums = MetricSums()
+    for points_real, points_generated in zip(real, generated):
+        if points_real is None:
+            continue
+        seen = np.isfinite(points_real[:, 0])
+        seen_generated = np.isfinite(points_generated[:, 0]) if points_generated is not None else np.zeros_like(seen)
+        sums.real_with_landmarks += int(seen.sum())
+        sums.missing_in_generated += int((seen & ~seen_generated).sum())
+        both = seen & seen_generated
+        if both.any():
+            sums.akd_sum += float(np.linalg.norm(points_real[both] - points_generated[both], axis=1).mean())
+            sums.akd_frames += 1
     return sums
 
 
@@ -202,9 +227,9 @@ class VideoResult:
     model: MetricSums
     baseline: MetricSums
 
-    def as_row(self, faces: bool) -> dict[str, Any]:
-        return {"name": self.name, "frames": self.frames, **self.model.as_row(faces),
-                "baseline": self.baseline.as_row(faces)}
+    def as_row(self, faces: bool, bodies: bool = False) -> dict[str, Any]:
+        return {"name": self.name, "frames": self.frames, **self.model.as_row(faces, bodies),
+                "baseline": self.baseline.as_row(faces, bodies)}
 
 
 def aed_sums(real: list[np.ndarray], generated: list[np.ndarray]) -> MetricSums:
@@ -227,10 +252,11 @@ def _identity_sums(
 
 
 def evaluate_clip(
-    model: MonkeyNet, clip: VideoClip, landmarks: LandmarkFinder | None, batch_size: int, device: str,
-    progress: Any = None, identity: IdentityEncoder | None = None,
+    model: MonkeyNet, clip: VideoClip, landmarks: LandmarkFinder | BodyPoseFinder | None, batch_size: int,
+    device: str, progress: Any = None, identity: IdentityEncoder | None = None,
 ) -> tuple[VideoResult, Reconstructed]:
-    """Metrics of the model and of the no-motion baseline on one video (AED with ``identity``)."""
+    """Metrics of the model and of the no-motion baseline on one video (AED with ``identity``;
+    body AKD/MKR when ``landmarks`` is a :class:`BodyPoseFinder`)."""
     real = clip.frames
     result = reconstruct(model, real, batch_size, device, progress)
     model_sums = MetricSums(frames=len(real), abs_error=float(l1_per_frame(real, result.generated).sum()))
@@ -239,9 +265,10 @@ def evaluate_clip(
     if landmarks is not None:
         real_points = [landmarks(frame) for frame in real]
         generated_points = [landmarks(frame) for frame in to_uint8(result.generated)]
-        model_sums.add(landmark_sums(real_points, generated_points))
-        baseline_sums.add(landmark_sums(real_points, [real_points[0]] * len(real)))
-        if identity is not None:
+        sums = body_sums if isinstance(landmarks, BodyPoseFinder) else landmark_sums
+        model_sums.add(sums(real_points, generated_points))
+        baseline_sums.add(sums(real_points, [real_points[0]] * len(real)))
+        if identity is not None and not isinstance(landmarks, BodyPoseFinder):
             model_aed, baseline_aed = _identity_sums(identity, real, to_uint8(result.generated), real_points)
             model_sums.add(model_aed)
             baseline_sums.add(baseline_aed)
@@ -310,6 +337,7 @@ def evaluate_checkpoint(
     cache_dir: Path | None = None,
     progress: bool = True,
     identity: bool | None = None,
+    bodies: bool | None = None,
 ) -> dict[str, Any]:
     """Video reconstruction on the test videos of ``data``; returns the report (see module docstring).
 
@@ -326,6 +354,8 @@ def evaluate_checkpoint(
         split: "test" (default), "train" or "all".
         identity: compute AED (with faces): True requires dlib, False skips it, None computes
             it when dlib and its weights are installed (``aed_note`` says why not otherwise).
+        bodies: AKD and MKR with body landmarks (mediapipe pose) instead of face ones: None
+            decides by the model's category ("body"); True turns face landmarks off.
 
     Returns:
         {"l1", "akd", "mkr", "aed", "baseline": {...}, "videos": [...], "checkpoint", "image_size",
@@ -339,23 +369,28 @@ def evaluate_checkpoint(
     size = model.config.image_size
     videos = load_videos(data, split, size, cache_dir=cache_dir, max_frames=max_frames, progress=progress)
     was_training = model.training
-    landmarks = LandmarkFinder() if faces is not False else None
+    use_bodies = model.config.category == "body" if bodies is None else bodies
+    if use_bodies:
+        faces = False
+    landmarks = BodyPoseFinder() if use_bodies else LandmarkFinder() if faces is not False else None
     encoder, aed_note = None, None
     try:
         model.eval()
         use_faces = looks_like_faces(videos.clips, landmarks) if faces is None else faces
-        log.info(f"face landmarks (AKD, MKR, AED): {'on' if use_faces else 'off'}")
+        log.info(f"face landmarks (AKD, MKR, AED): {'on' if use_faces else 'off'}; "
+                 f"body landmarks (AKD, MKR): {'on' if use_bodies else 'off'}")
         if use_faces and identity is not False:
             encoder, aed_note = _identity_encoder(required=identity is True)
-        results = _evaluate_all(model, videos.clips, landmarks if use_faces else None, batch_size, device,
-                                Path(save_video) if save_video else None, progress, encoder)
+        results = _evaluate_all(model, videos.clips, landmarks if use_faces or use_bodies else None, batch_size,
+                                device, Path(save_video) if save_video else None, progress, encoder)
     finally:
         model.train(was_training)
         for closable in (landmarks, encoder):
             if closable is not None:
                 closable.close()
-    report = build_report(results, use_faces, name, size, data, split, device)
-    report["aed_note"] = aed_note
+    report = build_report(results, use_faces, name, size, data, split, device, use_bodies)
+    report["category"] = model.config.category
+    report["aed_note"] = aed_note if not use_bodies else "AED not computed: a face measure (bodies)"
     report["skipped"] = [{"source": str(path), "reason": reason} for path, reason in videos.skipped]
     report["seconds"] = round(time.perf_counter() - started, 1)
     if json_path:
@@ -374,7 +409,8 @@ def _identity_encoder(required: bool) -> tuple[IdentityEncoder | None, str | Non
 
 
 def _evaluate_all(
-    model: MonkeyNet, clips: list[VideoClip], landmarks: LandmarkFinder | None, batch_size: int, device: str,
+    model: MonkeyNet, clips: list[VideoClip], landmarks: LandmarkFinder | BodyPoseFinder | None, batch_size: int,
+    device: str,
     save_video: Path | None, progress: bool, identity: IdentityEncoder | None = None,
 ) -> list[VideoResult]:
     results = []
@@ -391,7 +427,7 @@ def _evaluate_all(
 
 def build_report(
     results: list[VideoResult], faces: bool, checkpoint: str, image_size: int, data: str | os.PathLike,
-    split: str, device: str,
+    split: str, device: str, bodies: bool = False,
 ) -> dict[str, Any]:
     """The JSON-ready report: overall rows (every frame counts once), baseline, per-video rows."""
     model_total, baseline_total = MetricSums(), MetricSums()
@@ -399,9 +435,9 @@ def build_report(
         model_total.add(result.model)
         baseline_total.add(result.baseline)
     return {
-        **model_total.as_row(faces),
-        "baseline": baseline_total.as_row(faces),
-        "videos": [result.as_row(faces) for result in results],
+        **model_total.as_row(faces, bodies),
+        "baseline": baseline_total.as_row(faces, bodies),
+        "videos": [result.as_row(faces, bodies) for result in results],
         "checkpoint": checkpoint,
         "image_size": image_size,
         "frames": model_total.frames,
@@ -409,7 +445,9 @@ def build_report(
         "data": str(data),
         "split": split,
         "faces": faces,
-        "landmark_upscale_to": LANDMARK_SIZE if faces else None,
+        "bodies": bodies,
+        "keypoints": "mediapipe face mesh (468)" if faces else "mediapipe pose, model_complexity 1 (33)" if bodies else None,
+        "landmark_upscale_to": LANDMARK_SIZE if faces else POSE_SIZE if bodies else None,
         "device": device,
     }
 

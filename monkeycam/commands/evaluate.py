@@ -40,6 +40,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=None,
                         help="compute AKD/MKR/AED with face landmarks (default: on when face mesh finds faces in "
                         "the first frames)")
+    parser.add_argument("--bodies", action=argparse.BooleanOptionalAction, default=None,
+                        help="compute AKD/MKR with mediapipe's 33 body-pose landmarks instead (MKR then counts "
+                        "landmarks; default: on for models of category 'body')")
     parser.add_argument("--batch-size", type=int, default=16, help="driving frames per forward pass (default 16)")
     parser.add_argument("--split", choices=("test", "train", "all"), default="test",
                         help="which videos of --data to use (default test)")
@@ -83,12 +86,14 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_checkpoint(
         args.checkpoint, args.data, json_path=args.json, save_video=args.save_video, max_frames=args.max_frames,
         device=args.device, faces=args.faces, batch_size=args.batch_size, split=args.split,
-        progress=not args.quiet,
+        progress=not args.quiet, bodies=args.bodies,
     )
     print(f"{report['checkpoint']}: video reconstruction on {report['num_videos']} video(s), {report['frames']} "
           f"frames at {report['image_size']}x{report['image_size']} ({report['split']} split of {report['data']})")
     print(format_table(report))
-    if not report["faces"]:
+    if report.get("bodies"):
+        print(f"AKD and MKR: body landmarks ({report['keypoints']}); AED: not computed (a face measure)")
+    elif not report["faces"]:
         print("AKD, MKR and AED: not computed (no faces; use --faces to force)")
     elif report.get("aed_note"):
         print(report["aed_note"])
