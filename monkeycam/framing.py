@@ -4,8 +4,8 @@ picture fills it: no black bars, the face whole and near the centre.
 The picture is scaled to cover the frame when the face region still fits inside it (the usual
 case: some of the top and bottom of a portrait is cut, as a webcam would). When covering would
 cut the face (a face crop, or a tall portrait in a wide frame), the picture is scaled just so
-the face region fits, and the rest of the frame shows the picture's own surroundings mirrored
-outwards and blurred. numpy and OpenCV only.
+the face region fits, and the rest of the frame shows the picture's own edges drawn outwards
+and blurred. numpy and OpenCV only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KEEP_FRACTION = 0.7  # of a face crop box that must stay in the frame: the face (half the box) and a margin
+KEEP_FRACTION = 0.85  # of a face crop box that must stay in the frame: the head (half the box) and a margin
 FILL_SHRINK = 8  # the blurred fill is made at 1/8 of the frame size (cheap, and blurred anyway)
 FILL_SIGMA = 2.0  # its blur in those small pixels (16 frame pixels)
 
@@ -102,7 +102,7 @@ def _place(start: float, view: float, extent: float) -> float:
 
 def render(picture: np.ndarray, layout: Layout) -> np.ndarray:
     """(H, W, 3) uint8 picture -> (frame height, frame width, 3) uint8 frame laid out by
-    ``layout``; where the picture does not reach, its surroundings mirrored and blurred."""
+    ``layout``; where the picture does not reach, its edges drawn outwards and blurred."""
     frame_width, frame_height = layout.frame_size
     frame = _blurred_fill(picture, layout) if not layout.covers else np.empty((frame_height, frame_width, 3), np.uint8)
     (ox, oy), (sw, sh) = layout.offset, layout.scaled_size
@@ -121,7 +121,7 @@ def render(picture: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 def _blurred_fill(picture: np.ndarray, layout: Layout) -> np.ndarray:
-    """The whole frame as the picture mirrored outwards at its edges, blurred (made small)."""
+    """The whole frame as the picture with its edge pixels drawn outwards, blurred (made small)."""
     frame_width, frame_height = layout.frame_size
     small_size = (max(2, frame_width // FILL_SHRINK), max(2, frame_height // FILL_SHRINK))
     shrink = small_size[0] / frame_width
@@ -132,7 +132,7 @@ def _blurred_fill(picture: np.ndarray, layout: Layout) -> np.ndarray:
         source = cv2.resize(picture, target, interpolation=cv2.INTER_AREA)
     ratio = small_scale * picture.shape[1] / source.shape[1]
     matrix = np.array([[ratio, 0.0, layout.offset[0] * shrink], [0.0, ratio, layout.offset[1] * shrink]])
-    small = cv2.warpAffine(source, matrix, small_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    small = cv2.warpAffine(source, matrix, small_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     small = cv2.GaussianBlur(small, (0, 0), FILL_SIGMA, borderType=cv2.BORDER_REFLECT_101)
     return cv2.resize(small, (frame_width, frame_height), interpolation=cv2.INTER_LINEAR)
 
