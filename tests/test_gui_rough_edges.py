@@ -254,3 +254,20 @@ def test_scripted_motion_shows_the_drawn_pose_in_the_driving_pane(qtbot, make_wi
                     timeout=FRAME_TIMEOUT_MS)  # the drawn head moves with the scripted motion
     qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
+
+
+def test_an_armed_recording_that_cannot_start_is_said_and_the_red_dot_goes(qtbot, make_window, tmp_path):
+    window = make_window(fake_engine=True)
+    window.driving.set_scripted()
+    folder = tmp_path / "later"
+    folder.mkdir()
+    window.outputs.start_recording(str(folder / "take.mp4"))
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)
+    folder.rmdir()  # the folder is gone by the time the animation starts
+    with qtbot.waitSignal(window.session.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].startswith("Recording failed: ") and "later" in finished.args[0]
+    assert window.session.running and not window.outputs.record_button.isChecked()
+    qtbot.waitUntil(lambda: not window.recording_label.isVisible(), timeout=FRAME_TIMEOUT_MS)
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=FRAME_TIMEOUT_MS)

@@ -137,6 +137,7 @@ class Session(QObject):
     error = Signal(str)
     status = Signal(str)
     cameras_found = Signal(list)
+    _armed_failed = Signal(str)  # emitted on the worker thread, handled in the GUI thread
 
     def __init__(self, factories: EngineFactories, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -146,6 +147,7 @@ class Session(QObject):
         self._bridge.frame_ready.connect(self.frame_ready)
         self._bridge.error.connect(self.error)
         self._bridge.status.connect(self.status)
+        self._armed_failed.connect(self._on_recording_failed)
         # Owned by the worker thread: touched only inside jobs.
         self._engine: AnimationEngine | None = None
         self._engine_settings: EngineSettings | None = None  # what the engine was loaded with
@@ -273,7 +275,7 @@ class Session(QObject):
             try:
                 pipeline.start_recording(armed)
             except (MediaError, UserError, OSError) as error:  # the animation runs anyway
-                self._bridge.on_error(f"recording not started: {error}")
+                self._armed_failed.emit(str(error))
         return info, vcam_status
 
     def _stop_job(self) -> str | None:
