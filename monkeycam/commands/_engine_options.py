@@ -34,8 +34,12 @@ def add_model_options(parser: argparse.ArgumentParser, several_backends: bool = 
     return model
 
 
-def add_animation_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, default=256, help="side of the square output in pixels (default 256)")
+def add_animation_options(parser: argparse.ArgumentParser, square_output: bool = True) -> None:
+    """The motion and output options. ``square_output`` False: the command lays its output out in a
+    frame size of its own (stream): --size is accepted but not offered, and paste-back is on by
+    default (a call gets the whole portrait)."""
+    parser.add_argument("--size", type=int, default=256,
+                        help="side of the square output in pixels (default 256)" if square_output else argparse.SUPPRESS)
     parser.add_argument("--absolute", action="store_true",
                         help="absolute motion transfer (default: relative to the first driving frame)")
     parser.add_argument("--adapt-scale", action="store_true",
@@ -43,9 +47,13 @@ def add_animation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-covariance", action="store_true", help="adapt keypoint covariances to the source")
     parser.add_argument("--smoothing", type=float, default=0.5,
                         help="keypoint smoothing against jitter, 0 (off) .. 1 (strong); default 0.5")
-    parser.add_argument("--paste-back", action=argparse.BooleanOptionalAction, default=False,
-                        help="paste the animated face back into the full portrait (default: off; the output has "
-                        "the portrait's size unless the command lays it out in a frame size)")
+    if square_output:
+        paste_help = "paste the animated face back into the full portrait (default: off; the output then has the " \
+                     "portrait's size)"
+    else:
+        paste_help = "the whole portrait with the animated face pasted back (default: on); off: the face crop alone"
+    parser.add_argument("--paste-back", action=argparse.BooleanOptionalAction, default=not square_output,
+                        help=paste_help)
     parser.add_argument("--crop-scale", type=float, default=2.0, help="face crop size relative to the detected face")
     parser.add_argument("--mirror", action="store_true", help="flip driving frames horizontally")
     parser.add_argument("--pose-strength", type=float, default=1.0, metavar="S",

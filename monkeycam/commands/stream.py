@@ -53,8 +53,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--unpaced", action="store_true",
                         help="read the video as fast as inference takes it instead of at its frame rate")
     add_model_options(parser)
-    add_animation_options(parser)
-    parser.set_defaults(handler=run, paste_back=True)  # a call gets the whole portrait, not the crop
+    add_animation_options(parser, square_output=False)
+    parser.set_defaults(handler=run)
 
 
 def driving_spec(args: argparse.Namespace):
