@@ -100,6 +100,8 @@ def test_setup_help_names_every_platform_this_platforms_way_first():
 def test_the_status_is_a_value_that_describes_itself():
     on = VirtualCameraStatus("on", "/dev/video10", 256, 256)
     assert on.on and on.describe() == "virtual camera on: /dev/video10 (256x256)"
+    call = VirtualCameraStatus("on", "/dev/video10", 1280, 720, fps=30.0)
+    assert call.describe() == "virtual camera on: /dev/video10 (1280x720, 30 fps)"
     missing = VirtualCameraStatus("unavailable", reason="no device")
     assert not missing.on and missing.describe() == "virtual camera unavailable: no device"
     assert VirtualCameraStatus("off").describe() == "virtual camera off"

@@ -297,7 +297,7 @@ def test_scripted_motion_from_a_real_engine_reaches_a_registered_virtual_camera(
     sink = Collector()
     pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=60.0), source_image=SOURCE, engine=engine,
                             vcam_backend="monkeycam-test", **sink.callbacks())
-    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 96, 96)
+    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 96, 96, fps=60.0)
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 6)
     pipeline.stop()
@@ -318,7 +318,7 @@ def test_a_call_gets_the_portrait_pasted_back_and_filling_the_frame_size(checkpo
     pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=30.0), source_image=portrait, engine=engine,
                             vcam_backend="monkeycam-test", **sink.callbacks())
     RecordingVirtualCamera.opened = []
-    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 640, 480)
+    assert pipeline.set_virtual_camera(True) == VirtualCameraStatus("on", "test-vcam", 640, 480, fps=24.0)
     assert RecordingVirtualCamera.opened == [(640, 480, 24.0)]  # announced at the cap
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 4)
@@ -327,7 +327,7 @@ def test_a_call_gets_the_portrait_pasted_back_and_filling_the_frame_size(checkpo
     sink.wait_for(lambda: len(RecordingVirtualCamera.received) >= 3)
     pipeline.stop()
     assert [opened[:2] for opened in RecordingVirtualCamera.opened] == [(640, 480), (1280, 720)]
-    assert "virtual camera on: test-vcam (1280x720)" in sink.statuses
+    assert "virtual camera on: test-vcam (1280x720, 24 fps)" in sink.statuses
     received = RecordingVirtualCamera.received[-1].reshape(720, 1280, 3)
     previews = [live.animated.image for live in sink.frames if live.animated.image.shape == (720, 1280, 3)]
     assert any(np.array_equal(received, image) for image in previews)  # the preview shows what the call gets
@@ -346,22 +346,23 @@ def fps_over(pipeline: LivePipeline, sink: Collector, seconds: float) -> float:
 
 
 def test_the_frame_rate_cap_limits_a_real_engine_without_counting_skipped_frames(checkpoint):
-    settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=64)
+    settings = EngineSettings(checkpoint=checkpoint, backend="cpu", output_size=64, fps_cap=15)
     engine = create_engine(settings, face_detection=False)
     sink = Collector()
     pipeline = LivePipeline(settings, DrivingSpec(kind="scripted", fps=60.0), source_image=SOURCE, engine=engine,
                             **sink.callbacks())
     pipeline.start()
-    uncapped = fps_over(pipeline, sink, 1.5)
-    pipeline.update_settings(settings.updated(fps_cap=15))
-    time.sleep(0.3)
-    dropped_before = pipeline.stats().dropped
+    sink.wait_for(lambda: len(sink.frames) >= 3)
+    before, started = pipeline.stats(), time.monotonic()
     capped = fps_over(pipeline, sink, 2.0)
-    dropped = pipeline.stats().dropped - dropped_before
+    after, seconds = pipeline.stats(), time.monotonic() - started
     pipeline.stop()
-    assert uncapped > 18, uncapped  # this engine is fast enough for the cap to matter
-    assert 8 <= capped <= 16, capped
-    assert dropped <= 5, dropped  # frames held back by the cap are not "skipped" ones (~15 a second)
+    assert 3 <= capped <= 16, capped
+    # what passed the cap (run, or replaced while the model was busy) is ~15 a second of the
+    # source's 60, however fast or loaded the machine: the cap thins the input, and the frames
+    # it holds back are not counted as skipped
+    admitted = (after.processed - before.processed) + (after.dropped - before.dropped)
+    assert admitted <= 15 * seconds + 3, (admitted, seconds)
     assert sink.errors == []
 
 
@@ -370,7 +371,7 @@ def test_paste_back_frames_open_the_virtual_camera_at_the_portrait_size(test_vca
     settings = EngineSettings(output_size=64, paste_back=True)
     pipeline = LivePipeline(settings, CountingSource(60.0), source_image=np.zeros((121, 90, 3), np.uint8),
                             engine=FakeEngine(settings), vcam_backend="monkeycam-test", **sink.callbacks())
-    assert pipeline.set_virtual_camera(True).describe() == "virtual camera on: test-vcam (90x120)"
+    assert pipeline.set_virtual_camera(True).describe() == "virtual camera on: test-vcam (90x120, 60 fps)"
     pipeline.start()
     sink.wait_for(lambda: len(sink.frames) >= 3)
     pipeline.stop()

@@ -62,7 +62,7 @@ class VirtualCamera:
         if backend is not None and known is not None and backend not in known:
             # checked here: pyvirtualcam's Camera half-initialises on an unknown name
             raise VirtualCameraUnavailable(f"unknown virtual camera backend {backend!r}")
-        self.width, self.height = int(width), int(height)
+        self.width, self.height, self.fps = int(width), int(height), float(fps)
         try:
             self._camera = pyvirtualcam.Camera(
                 self.width, self.height, float(fps), fmt=pyvirtualcam.PixelFormat.RGB,

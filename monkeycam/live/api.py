@@ -355,8 +355,9 @@ class LiveFrame:
 class VirtualCameraStatus:
     """The virtual camera's state, as a value rather than a sentence.
 
-    state "on": frames go to ``device`` at ``width`` x ``height``; "off": turned off;
-    "unavailable": it could not be opened, ``reason`` (one line) says why and how to get one.
+    state "on": frames go to ``device`` at ``width`` x ``height``, announced at ``fps`` frames a
+    second (0: not known); "off": turned off; "unavailable": it could not be opened, ``reason``
+    (one line) says why and how to get one.
     """
 
     state: Literal["on", "off", "unavailable"]
@@ -364,15 +365,17 @@ class VirtualCameraStatus:
     width: int = 0
     height: int = 0
     reason: str = ""
+    fps: float = 0.0
 
     @property
     def on(self) -> bool:
         return self.state == "on"
 
     def describe(self) -> str:
-        """The status in one line for people (``virtual camera on: /dev/video10 (256x256)``)."""
+        """The status in one line for people (``virtual camera on: /dev/video10 (1280x720, 30 fps)``)."""
         if self.state == "on":
-            return f"virtual camera on: {self.device} ({self.width}x{self.height})"
+            rate = f", {self.fps:g} fps" if self.fps else ""
+            return f"virtual camera on: {self.device} ({self.width}x{self.height}{rate})"
         if self.state == "unavailable":
             return f"virtual camera unavailable: {self.reason}"
         return "virtual camera off"

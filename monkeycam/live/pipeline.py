@@ -366,7 +366,8 @@ class LivePipeline:
                 except (VirtualCameraUnavailable, ValueError) as error:
                     self._want_vcam = False
                     return VirtualCameraStatus("unavailable", reason=one_line(error))
-            return VirtualCameraStatus("on", self._vcam.device, self._vcam.width, self._vcam.height)
+            vcam = self._vcam
+            return VirtualCameraStatus("on", vcam.device, vcam.width, vcam.height, fps=vcam.fps)
 
     def _output_fps(self) -> float:
         """The frame rate the call and recordings get: the cap, or the driving input's rate."""
