@@ -153,7 +153,8 @@ def test_the_call_gets_the_chosen_size_and_no_more_frames_than_the_cap(qtbot, ch
     controls.frame_combo.setCurrentIndex(1)  # 1280 x 720
     qtbot.waitUntil(lambda: CallCamera.arrivals[-1][1] == 1280 * 720 * 3, timeout=FRAME_TIMEOUT_MS)
     assert [opened[:2] for opened in CallCamera.opened] == [(640, 480), (1280, 720)]
-    assert "1280x720" in window.outputs.vcam_label.text() or "1280x720" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "call-camera (1280x720, 30 fps)" in window.outputs.vcam_label.text(),
+                    timeout=FRAME_TIMEOUT_MS)  # the Virtual camera line follows the new size
 
     controls.fps_combo.setCurrentIndex(controls.fps_combo.findData(15))
     qtbot.wait(500)  # the cap reaches the pipeline

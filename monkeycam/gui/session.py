@@ -296,16 +296,17 @@ class Session(QObject):
             return None
         return action(self._pipeline)
 
-    def _update_settings_job(self, settings: EngineSettings) -> EngineInfo | None:
+    def _update_settings_job(self, settings: EngineSettings) -> tuple[EngineInfo | None, VirtualCameraStatus | None]:
+        """(the engine loaded again, the virtual camera reopened at a new frame size), or Nones."""
         if self._engine is not None and settings.needs_reload(self._engine_settings):
             if self._pipeline is not None:
                 raise UserError("stop the animation before changing the model or the backend")
-            return self._ensure_engine(settings)
+            return self._ensure_engine(settings), None
         if self._pipeline is not None:
-            self._pipeline.update_settings(settings)
-        elif self._engine is not None:
+            return None, self._pipeline.update_settings(settings)
+        if self._engine is not None:
             self._engine.update_settings(settings)
-        return None
+        return None, None
 
     def _virtual_camera_job(self, enabled: bool) -> VirtualCameraStatus | None:
         if self._pipeline is None:
@@ -353,9 +354,12 @@ class Session(QObject):
     def _on_engine_error(self, message: str) -> None:
         self.error.emit(message)
 
-    def _on_settings_applied(self, info: EngineInfo | None) -> None:
+    def _on_settings_applied(self, result: tuple[EngineInfo | None, VirtualCameraStatus | None]) -> None:
+        info, status = result
         if info is not None:
             self.engine_ready.emit(info)
+        if status is not None:
+            self.virtual_camera_status.emit(status)
 
     def _on_virtual_camera_result(self, status: VirtualCameraStatus | None) -> None:
         if status is not None:

@@ -407,7 +407,9 @@ class LivePipelineProtocol(Protocol):
         """Hold the current output frame (in every sink) until unfrozen."""
         ...
 
-    def update_settings(self, settings: EngineSettings) -> None: ...
+    def update_settings(self, settings: EngineSettings) -> VirtualCameraStatus | None:
+        """Apply new settings; returns the virtual camera's state when a new frame size reopened it."""
+        ...
 
     def set_virtual_camera(self, enabled: bool) -> VirtualCameraStatus:
         """Turn the virtual camera on or off; returns its state (device, or why none)."""

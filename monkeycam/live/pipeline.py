@@ -334,15 +334,18 @@ class LivePipeline:
         """Whether the output is held (see :meth:`set_frozen`)."""
         return self._freeze_requested
 
-    def update_settings(self, settings: EngineSettings) -> None:
-        """Apply ``settings`` from the next frame on; a new frame size reopens the virtual camera
-        at that size (said through on_status)."""
+    def update_settings(self, settings: EngineSettings) -> VirtualCameraStatus | None:
+        """Apply ``settings`` from the next frame on. A new frame size reopens the virtual camera
+        at that size (said through on_status); its new state is returned then, else None."""
         previous, self._settings = self._settings, settings
         self._commands.put(lambda engine: engine.update_settings(settings))
-        if settings.frame_size != previous.frame_size and self._vcam is not None:
-            self._close_vcam()
-            self._last_size = None
-            self._status(self.set_virtual_camera(True).describe())
+        if settings.frame_size == previous.frame_size or self._vcam is None:
+            return None
+        self._close_vcam()
+        self._last_size = None
+        status = self.set_virtual_camera(True)
+        self._status(status.describe())
+        return status
 
     def _apply_source(self, engine: AnimationEngine, image: np.ndarray) -> None:
         info = engine.set_source(image)
