@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -101,8 +102,8 @@ class CallCamera:
     """A pyvirtualcam backend standing in for a call app: keeps the size it was opened with and
     when each frame came."""
 
-    opened: list[tuple[int, int, float]] = []
-    arrivals: list[tuple[float, int]] = []  # (when, how many bytes)
+    opened: ClassVar[list[tuple[int, int, float]]] = []
+    arrivals: ClassVar[list[tuple[float, int]]] = []  # (when, how many bytes)
     lock = threading.Lock()
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:

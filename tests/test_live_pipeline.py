@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -260,7 +261,7 @@ class RecordingVirtualCamera:
     """A pyvirtualcam backend that keeps what it receives (registered under a test name)."""
 
     received: list[np.ndarray] = []
-    opened: list[tuple[int, int, float]] = []  # (width, height, fps) of each opening
+    opened: ClassVar[list[tuple[int, int, float]]] = []  # (width, height, fps) of each opening
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
         self.size = (width, height)
