@@ -75,3 +75,25 @@ def test_opencvs_plugin_folder_is_dropped_and_others_are_kept(tmp_path):
     mine = {"QT_QPA_PLATFORM_PLUGIN_PATH": "/opt/qt/plugins", "QT_QPA_PLATFORM": "offscreen"}
     check_qt_platform(mine, tmp_path)
     assert mine["QT_QPA_PLATFORM_PLUGIN_PATH"] == "/opt/qt/plugins"
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX signals")
+def test_sigterm_closes_the_running_app_and_saves_its_settings(tmp_path):
+    import signal
+    import time
+
+    environ = dict(os.environ, PYTHONPATH=str(ROOT), MONKEYCAM_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    process = subprocess.Popen([sys.executable, "main.py", "--start"], cwd=ROOT, env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(10)  # the window is up and animating (the model loads meanwhile)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert (tmp_path / "monkeycam.ini").is_file()  # closed like the close button: settings saved

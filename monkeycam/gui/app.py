@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
@@ -39,9 +41,21 @@ def run_app(
     if portrait:
         window.choose_portrait(portrait)
     window.show()
+    close_on_signals(window)
     if start:
         start_when_ready(window)
     return int(app.exec())
+
+
+def close_on_signals(window: MainWindow) -> None:
+    """Ctrl-C in the terminal and SIGTERM close the window as its close button does (settings
+    saved, the animation and any recording finished). Raised inside a Qt slot, the command's
+    usual KeyboardInterrupt would only print a traceback and leave the app running. Python runs
+    the handler when it next gets control: the window's status timer gives it that."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda _number, _frame: QTimer.singleShot(0, window.close))
 
 
 def start_when_ready(window: MainWindow) -> None:
