@@ -5,7 +5,7 @@
 It opens the window as ``monkeycam app`` does (settings kept in a temporary folder), picks
 ``assets/portrait_ada.png`` and scripted motion, turns the tracked points on, presses Start,
 records the last 4 seconds into the temporary folder (for the red dot), waits ``--seconds`` and grabs
-the whole X screen (the root window, as ``import -window root`` would).
+the window's rectangle of the X screen (its root window, as ``import -window root`` would).
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def main() -> int:
     window.choose_portrait(str(ROOT / "assets" / "portrait_ada.png"))
 
     def grab() -> None:
-        shot = app.primaryScreen().grabWindow(0)
+        frame = window.frameGeometry()  # the window's part of the X screen's root window
+        shot = app.primaryScreen().grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
         shot.save(args.out)
         print(f"wrote {args.out}: {shot.width()}x{shot.height()}; status: {window.stats_label.text()}")
         window.close()
