@@ -69,6 +69,12 @@ def test_portraits_are_removed_with_delete_and_the_context_menu_and_stay_removed
     assert first not in again.gallery.paths() and shipped not in again.gallery.paths()
     assert second in again.gallery.paths()
     assert again.current_portrait().path == second
+    # the shipped one can come back from the menu
+    menu = again.gallery.context_menu(None)
+    unhide = next(action for action in menu.actions() if action.text().startswith("Show the removed shipped"))
+    unhide.trigger()
+    assert shipped in again.gallery.paths()
+    assert not any(a.text().startswith("Show the removed") for a in again.gallery.context_menu(None).actions())
 
 
 def test_removing_the_last_portrait_stops_and_asks_for_one(qtbot, make_window):

@@ -119,12 +119,15 @@ class PortraitGallery(QListWidget):
         files_dropped(paths): image or video files were dropped here.
         remove_requested(path): the user wants ``path`` off the list (the file is kept).
         add_requested(): the context menu's "Add portrait...".
+        unhide_requested(): the context menu's "Show the removed shipped portraits" (offered
+            while :attr:`hidden_shipped` is not 0).
     """
 
     portrait_chosen = Signal(str)
     files_dropped = Signal(list)
     remove_requested = Signal(str)
     add_requested = Signal()
+    unhide_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +141,7 @@ class PortraitGallery(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setWordWrap(True)
         self.currentItemChanged.connect(self._on_current_changed)
+        self.hidden_shipped = 0  # how many shipped portraits the user removed (set by the window)
 
     def paths(self) -> list[str]:
         """Every portrait listed, in order."""
@@ -195,6 +199,9 @@ class PortraitGallery(QListWidget):
             remove.setToolTip("The file itself is not deleted")
             remove.triggered.connect(lambda: self.remove_requested.emit(path))
         menu.addAction("Add portrait...").triggered.connect(self.add_requested)
+        if self.hidden_shipped:
+            menu.addAction(f"Show the removed shipped portraits ({self.hidden_shipped})").triggered.connect(
+                self.unhide_requested)
         return menu
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:

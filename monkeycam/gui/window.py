@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.gallery.files_dropped.connect(self.open_files)
         self.gallery.remove_requested.connect(self.remove_portrait)
         self.gallery.add_requested.connect(self._ask_for_portrait)
+        self.gallery.unhide_requested.connect(self.show_hidden_portraits)
         self.add_portrait_button.clicked.connect(self._ask_for_portrait)
         self.driving.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.outputs.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -237,6 +238,7 @@ class MainWindow(QMainWindow):
         self._state = state = state.updated(user_portraits=still_there)
         for path in [p for p in shipped_portraits() if p not in state.hidden_portraits] + list(still_there):
             self.gallery.add_portrait(path)
+        self.gallery.hidden_shipped = len(set(state.hidden_portraits) & set(shipped_portraits()))
         self._update_buttons()
         remembered = state.portrait if state.portrait and Path(state.portrait).is_file() else None
         initial = remembered or (self.gallery.paths() or [None])[0]
@@ -324,6 +326,7 @@ class MainWindow(QMainWindow):
         state = self._state
         if path in shipped_portraits():
             state = state.updated(hidden_portraits=state.hidden_portraits + (path,))
+            self.gallery.hidden_shipped += 1
         self._state = state.updated(user_portraits=tuple(p for p in state.user_portraits if p != path))
         self._removed.add(path)
         self.statusBar().showMessage(f"{Path(path).name} removed from the list (the file is kept).", 6000)
@@ -334,6 +337,14 @@ class MainWindow(QMainWindow):
             self.choose_portrait(remaining[min(paths.index(path), len(remaining) - 1)])
         else:
             self._clear_portrait()
+
+    def show_hidden_portraits(self) -> None:
+        """List the shipped portraits the user removed again."""
+        for path in shipped_portraits():
+            if path in self._state.hidden_portraits:
+                self._list_portrait(path)
+        if self._current is None and self.gallery.paths():
+            self.choose_portrait(self.gallery.paths()[0])
 
     def _clear_portrait(self) -> None:
         """No portrait left: stop, and say how to get one."""
@@ -353,6 +364,7 @@ class MainWindow(QMainWindow):
         state = self._state
         if path in state.hidden_portraits:
             self._state = state.updated(hidden_portraits=tuple(p for p in state.hidden_portraits if p != path))
+            self.gallery.hidden_shipped = max(0, self.gallery.hidden_shipped - 1)
         elif path not in state.user_portraits:
             self._state = state.updated(user_portraits=state.user_portraits + (path,))
 
