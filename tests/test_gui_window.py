@@ -203,7 +203,8 @@ def test_scripted_motion_puts_changing_animated_frames_in_the_preview(qtbot, mak
     qtbot.waitUntil(lambda: not np.array_equal(output_pixels(window), first), timeout=FRAME_TIMEOUT_MS)
     assert "frames/s" in window.stats_label.text() and "latency" in window.stats_label.text()
     assert "skipped" in window.stats_label.text()
-    assert window.driving_view.image() is None, "scripted motion has no camera frame"
+    drawn = window.driving_view.image()  # no camera frame: the scripted pose, drawn
+    assert drawn is not None and (drawn.width(), drawn.height()) == (256, 256)
     stop(qtbot, window)
     assert window.start_button.text() == "Start"
     assert window.stats_label.text() == "stopped"
