@@ -32,6 +32,13 @@ def test_no_display_is_one_line_naming_xvfb_run_and_exit_1(tmp_path):
     assert lines[0].startswith("monkeycam app: error: no display") and "xvfb-run" in lines[0]
 
 
+@linux_only
+def test_a_display_with_no_x_server_is_said_in_one_line(tmp_path):
+    message = check_qt_platform({"DISPLAY": ":987"}, tmp_path)
+    assert message is not None and "no X server answers on the display :987" in message and "xvfb-run" in message
+    assert check_qt_platform({"DISPLAY": "somehost:0"}, tmp_path) is None  # remote: Qt judges
+
+
 @pytest.fixture
 def plugin_missing_a_library(tmp_path) -> Path:
     """A real shared library linked against one that is then deleted, standing in for libqxcb.so."""
@@ -54,11 +61,11 @@ def plugin_missing_a_library(tmp_path) -> Path:
 def test_a_missing_library_of_the_x11_plugin_is_named_with_what_to_install(plugin_missing_a_library):
     plugin = plugin_missing_a_library / "platforms" / "libqxcb.so"
     assert missing_libraries(plugin) == ["libmonkeycam-gone.so.1"]
-    message = check_qt_platform({"DISPLAY": ":0"}, plugin_missing_a_library)
+    message = check_qt_platform({"DISPLAY": "remote:0"}, plugin_missing_a_library)
     assert message is not None and "\n" not in message
     assert "libmonkeycam-gone.so.1" in message and APT_LINE in message  # unknown to us: the whole line
-    assert check_qt_platform({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, plugin_missing_a_library) is None
-    assert check_qt_platform({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, plugin_missing_a_library) is None
+    assert check_qt_platform({"DISPLAY": "remote:0", "QT_QPA_PLATFORM": "offscreen"}, plugin_missing_a_library) is None
+    assert check_qt_platform({"DISPLAY": "remote:0", "WAYLAND_DISPLAY": "wayland-0"}, plugin_missing_a_library) is None
 
 
 def test_known_libraries_map_to_their_packages():

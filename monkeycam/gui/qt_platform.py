@@ -14,6 +14,7 @@ import ctypes
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import MutableMapping, Sequence
@@ -72,14 +73,35 @@ def check_qt_platform(environ: MutableMapping[str, str] | None = None, plugins_d
     _drop_foreign_plugin_path(environ)
     if not sys.platform.startswith("linux") or not _uses_xcb(environ):
         return None
-    if not environ.get("DISPLAY"):
+    display = environ.get("DISPLAY", "")
+    if not display:
         return f"no display to open the window on (DISPLAY is not set): run it in a desktop session, or: {XVFB_HINT}"
+    if not display_reachable(display):
+        return f"no X server answers on the display {display}: start one there, or: {XVFB_HINT}"
     plugin = (plugins_dir or _pyside_plugins_dir()) / "platforms" / "libqxcb.so"
     missing = missing_libraries(plugin) if plugin.is_file() else []
     if not missing:
         return None
     return (f"the window cannot open: Qt's X11 plugin needs {', '.join(missing)}, not installed. "
             f"Install: {install_command(missing)} (Fedora: {DNF_LINE})")
+
+
+def display_reachable(display: str) -> bool:
+    """Whether an X server listens for the local ``display`` (":N" or ":N.S"); True for a remote
+    or unusual one, which only Qt can judge. Connects to the server's socket and closes it."""
+    local = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if local is None:
+        return True
+    path = f"/tmp/.X11-unix/X{local.group(1)}"
+    for address in (path, "\0" + path):  # the socket file, then Linux's abstract socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(2.0)
+            try:
+                client.connect(address)
+                return True
+            except OSError:
+                continue
+    return False
 
 
 def install_command(missing: Sequence[str]) -> str:
