@@ -164,6 +164,10 @@ def test_the_window_stops_saying_face_for_a_body_model(qtbot, checkpoints):
         window.show()
     qtbot.waitUntil(lambda: "body" in window.crop_view.title(), timeout=FRAME_TIMEOUT_MS)  # the model loaded
     assert "face" not in window.crop_view.title().lower()
+    # the portrait's preview is cropped again for this model: the whole image, no "no face" warning
+    qtbot.waitUntil(lambda: window.current_portrait() is not None and window.current_portrait().box is None,
+                    timeout=FRAME_TIMEOUT_MS)
+    assert window.current_portrait().warning is None and window.banner.level != "warning"
     window.driving.set_scripted()
     start(qtbot, window)
     wait_for_frames(qtbot, window, 2)

@@ -64,10 +64,14 @@ class FaceCropper:
         self._detector: PortraitDetector | None = None
         self._unavailable: str | None = None
 
-    def preview(self, path: str, crop_scale: float) -> PortraitPreview:
-        """Read ``path`` (MediaError when it is not a readable image) and crop its face."""
+    def preview(self, path: str, crop_scale: float, faces: bool = True) -> PortraitPreview:
+        """Read ``path`` (MediaError when it is not a readable image) and crop its face; with
+        ``faces`` False (a model that is not of faces) the whole image, as the engine then does."""
         image = read_image(path)
-        detector = self._face_detector()
+        detector = self._face_detector() if faces else None
+        if not faces:
+            box, _ = portrait_crop_box(image, None, crop_scale)
+            return PortraitPreview(path, image, crop_square(image, box, PREVIEW_CROP_SIZE), None, None)
         box, face_found = portrait_crop_box(image, detector, crop_scale)
         crop = crop_square(image, box, PREVIEW_CROP_SIZE)
         if face_found:

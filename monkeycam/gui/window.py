@@ -276,8 +276,8 @@ class MainWindow(QMainWindow):
         if cached is not None:
             self._apply_portrait(cached)
             return
-        crop_scale = self.controls.settings().crop_scale
-        self._portrait_worker.submit("preview", lambda: self._cropper.preview(path, crop_scale),
+        crop_scale, faces = self.controls.settings().crop_scale, self._category == "face"
+        self._portrait_worker.submit("preview", lambda: self._cropper.preview(path, crop_scale, faces),
                                      self._on_preview_ready, lambda message: self._on_preview_failed(path, message),
                                      supersede=True)
 
@@ -570,8 +570,12 @@ class MainWindow(QMainWindow):
 
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.controls.show_backend_in_use(f"in use: {info.backend}", info.reason)
-        self._category = info.category
+        changed, self._category = info.category != self._category, info.category
         self.crop_view.set_title("Face crop" if info.category == "face" else f"Source ({info.category}, whole image)")
+        wanted = self._wanted or (self._current.path if self._current is not None else None)
+        if changed and wanted is not None:  # its preview was (being) cropped for the other kind of model
+            self._previews.clear()
+            self.choose_portrait(wanted)
 
     def _on_engine_failed(self, message: str) -> None:
         self.controls.show_backend_in_use("in use: no model loaded")
