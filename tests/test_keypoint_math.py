@@ -157,8 +157,9 @@ def test_local_flow_moves_the_guided_keypoints_exactly_and_leaves_far_pixels_alo
 
     from monkeycam.model.dense_motion import DenseMotionNetwork
 
-    base = preset("live256")
-    config = base.replace(dense_motion=dataclasses.replace(base.dense_motion, local_flow_keypoints=3))
+    live = preset("live256")
+    base = live.replace(dense_motion=dataclasses.replace(live.dense_motion, local_flow_keypoints=0))
+    config = live.replace(dense_motion=dataclasses.replace(live.dense_motion, local_flow_keypoints=3))
     torch.manual_seed(0)
     network = DenseMotionNetwork(config).eval()
     size = config.dense_motion_size
