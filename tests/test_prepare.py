@@ -365,22 +365,21 @@ def test_prepare_error_is_a_value_error():
 
 
 def test_a_populated_output_folder_is_refused_unless_it_is_an_earlier_prepare_replaced_with_overwrite(tmp_path):
-    raw = tmp_path / "raw"
-    write_video(raw / "first.mp4", moving_shapes(5, 48))
+    write_video(tmp_path / "a" / "first.mp4", moving_shapes(5, 48))
+    write_video(tmp_path / "b" / "second.mp4", moving_shapes(5, 48, seed=1))
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / "holiday.mp4").write_bytes(b"the user's own video")
-    result = run_monkeycam("prepare", "generic", str(raw), str(mine), "--size", "16", "--quiet", "--overwrite")
+    (mine / "first.mp4").write_bytes(b"the user's own video")
+    result = run_monkeycam("prepare", "generic", str(tmp_path / "a"), str(mine), "--size", "16", "--quiet", "--overwrite")
     assert_one_line_error(result, "not made by `monkeycam prepare`")
-    assert [p.name for p in mine.iterdir()] == ["holiday.mp4"] and (mine / "holiday.mp4").read_bytes() == b"the user's own video"
+    assert [p.name for p in mine.iterdir()] == ["first.mp4"] and (mine / "first.mp4").read_bytes() == b"the user's own video"
 
     out = tmp_path / "out"
-    assert run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet").returncode == 0
-    (raw / "first.mp4").unlink()
-    write_video(raw / "second.mp4", moving_shapes(5, 48, seed=1))
-    assert_one_line_error(run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet"), "--overwrite")
+    assert run_monkeycam("prepare", "generic", str(tmp_path / "a"), str(out), "--size", "16", "--quiet").returncode == 0
+    refused = run_monkeycam("prepare", "generic", str(tmp_path / "b"), str(out), "--size", "16", "--quiet")
+    assert "--overwrite" in one_line_error(refused, "holds clips prepared from")
     assert sorted(p.name for p in out.iterdir()) == ["first.mp4", MANIFEST]
-    result = run_monkeycam("prepare", "generic", str(raw), str(out), "--size", "16", "--quiet", "--overwrite")
+    result = run_monkeycam("prepare", "generic", str(tmp_path / "b"), str(out), "--size", "16", "--quiet", "--overwrite")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "second.mp4"]
     described = [output for clip in json.loads((out / MANIFEST).read_text())["clips"] for output in clip["outputs"]]

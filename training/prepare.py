@@ -310,7 +310,7 @@ def check_output_folder(in_dir: Path, out_dir: Path) -> None:
     earlier = _prepared_from(out_dir / MANIFEST)
     if earlier is not None and Path(earlier).resolve() != in_dir.resolve():
         raise PrepareError(f"{out_dir} holds clips prepared from {earlier}: prepare {in_dir} into another folder "
-                           f"(mixed clips would not match its {MANIFEST})")
+                           f"or add --overwrite to replace them (mixed clips would not match its {MANIFEST})")
     resolved_out = out_dir.resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise PrepareError(f"output {out_dir} exists and is not a folder")

@@ -23,7 +23,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256, help="side of the output frames in pixels (default 256)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no per-clip lines")
     parser.add_argument("--overwrite", action="store_true",
-                        help="OUT_DIR holds an earlier `prepare`: delete its clips and prepare.json first")
+                        help="OUT_DIR holds an earlier `prepare` of another folder: delete its clips and prepare.json first")
 
 
 def _add_faces(modes) -> None:
@@ -71,9 +71,11 @@ def _add_generic(modes) -> None:
 def check_out_dir(out_dir: str, overwrite: bool) -> None:
     """Refuse to mix new clips into a folder that holds other files (UserError, one line).
 
-    An empty or new folder is fine. A folder with an earlier ``prepare.json`` is refused
-    unless ``overwrite``, which deletes the clips that file lists and the file itself; any
-    other non-empty folder is refused (its files are not ours to delete).
+    An empty or new folder is fine. A folder with an earlier ``prepare.json`` is left to
+    :func:`training.prepare.check_output_folder` (the same input is prepared again in place,
+    another input is refused) unless ``overwrite``, which first deletes the clips that file
+    lists and the file itself. Any other non-empty folder is refused (its files are not ours
+    to replace).
     """
     import json
     from pathlib import Path
@@ -87,8 +89,7 @@ def check_out_dir(out_dir: str, overwrite: bool) -> None:
     if not record.is_file():
         raise UserError(f"{folder} is not empty and was not made by `monkeycam prepare`: choose a new or empty folder")
     if not overwrite:
-        raise UserError(f"{folder} already holds prepared clips ({record.name}): choose a new folder, "
-                        "or add --overwrite to replace them")
+        return
     try:
         clips = json.loads(record.read_text()).get("clips", [])
         outputs = [output for clip in clips for output in clip.get("outputs", [])]
