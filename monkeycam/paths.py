@@ -15,7 +15,7 @@ from pathlib import Path
 _CHECKOUT = Path(__file__).resolve().parents[1]
 
 # Shipped default models, by where they run best (the model team may switch them: here only).
-DEFAULT_CPU_MODEL = "face64.safetensors"
+DEFAULT_CPU_MODEL = "live256.safetensors"
 DEFAULT_GPU_MODEL = "face256.safetensors"
 
 

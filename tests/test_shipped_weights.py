@@ -20,7 +20,15 @@ def shipped(name: str):
     return path
 
 
-@pytest.mark.parametrize("name, preset_name", [(DEFAULT_CPU_MODEL, "face64"), (DEFAULT_GPU_MODEL, "face256")])
+def test_the_cpu_default_is_the_native_256_px_real_time_model():
+    assert DEFAULT_CPU_MODEL == "live256.safetensors"
+    config = read_info(shipped(DEFAULT_CPU_MODEL)).config
+    assert config.image_size == 256 and config.generator.blend_source
+
+
+@pytest.mark.parametrize("name, preset_name", [
+    (DEFAULT_CPU_MODEL, "live256"), ("face64.safetensors", "face64"), (DEFAULT_GPU_MODEL, "face256"),
+])
 def test_shipped_files_are_inference_checkpoints_with_their_story(name, preset_name):
     path = shipped(name)
     info = read_info(path)
@@ -29,7 +37,7 @@ def test_shipped_files_are_inference_checkpoints_with_their_story(name, preset_n
     training = info.metadata["training"]
     assert training["steps"] > 1000 and "../shared/data/faces" in training["data"]
     assert "PC-AVS" in training["data_attribution"]
-    assert path.stat().st_size < 100 * 2**20
+    assert path.stat().st_size <= 16 * 2**20
 
 
 def test_animate_uses_the_shipped_model_by_default(tmp_path):
@@ -48,9 +56,10 @@ def test_animate_uses_the_shipped_model_by_default(tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_face64_beats_the_no_motion_baseline_on_a_held_out_clip(tmp_path):
+@pytest.mark.parametrize("name", ["face64.safetensors", DEFAULT_CPU_MODEL])
+def test_shipped_cpu_models_beat_the_no_motion_baseline_on_a_held_out_clip(tmp_path, name):
     """Quality regression guard (the full evaluation is in weights/README.md)."""
-    shipped(DEFAULT_CPU_MODEL)
+    shipped(name)
     clip = require_shared(FACES / "test" / "lp_d3.mp4")
     from training.evaluate import evaluate_checkpoint
     from training.prepare import prepare_faces
@@ -58,8 +67,8 @@ def test_shipped_face64_beats_the_no_motion_baseline_on_a_held_out_clip(tmp_path
     raw = tmp_path / "raw" / "test"
     raw.mkdir(parents=True)
     (raw / clip.name).symlink_to(clip)
-    prepare_faces(tmp_path / "raw", tmp_path / "prepared", size=128, progress=False)
-    report = evaluate_checkpoint(weights_dir() / DEFAULT_CPU_MODEL, tmp_path / "prepared", max_frames=150,
+    prepare_faces(tmp_path / "raw", tmp_path / "prepared", size=256, progress=False)
+    report = evaluate_checkpoint(weights_dir() / name, tmp_path / "prepared", max_frames=150,
                                  faces=True, progress=False, cache_dir=tmp_path / "cache")
     assert report["frames"] == 150
     assert report["l1"] < 0.8 * report["baseline"]["l1"]
