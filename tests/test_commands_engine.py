@@ -15,6 +15,7 @@ import torch
 from monkeycam.checkpoint import save_checkpoint
 from monkeycam.io import VideoWriter, iter_video, probe_video, read_image, write_image
 from monkeycam.model import build_model, preset
+from monkeycam.paths import DEFAULT_CPU_MODEL
 from tests.cli import one_line_error, run_monkeycam
 
 
@@ -182,7 +183,7 @@ def test_animate_without_the_shipped_model_says_how_to_pass_one(media, tmp_path)
     out = tmp_path / "out.mp4"
     result = run("animate", "--source", str(media / "portrait.png"), "--driving", str(media / "driving.avi"),
                  "--out", str(out), "--no-face", env={"MONKEYCAM_WEIGHTS_DIR": str(tmp_path)})
-    one_line_error(result, "face64.safetensors", "--checkpoint")
+    one_line_error(result, DEFAULT_CPU_MODEL, "--checkpoint")
     assert list(tmp_path.iterdir()) == []
 
 

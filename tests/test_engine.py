@@ -24,6 +24,7 @@ from monkeycam.face.crop import CropBox
 from monkeycam.io import iter_video, read_image
 from monkeycam.live import BACKEND_NAMES, EngineError, EngineSettings, HeadPose, SettingsError
 from monkeycam.model import Keypoints, build_model, preset
+from monkeycam.paths import DEFAULT_CPU_MODEL
 
 
 def make_model(seed: int = 0):
@@ -370,7 +371,7 @@ def test_a_missing_default_model_is_one_clear_line(tmp_path, monkeypatch):
     with pytest.raises(EngineError) as caught:
         create_engine(EngineSettings())
     message = str(caught.value)
-    assert "\n" not in message and "face64.safetensors" in message and "--checkpoint" in message
+    assert "\n" not in message and DEFAULT_CPU_MODEL in message and "--checkpoint" in message
 
 
 def test_bad_checkpoints_and_frames_are_clear_errors(checkpoint, tmp_path):
