@@ -73,6 +73,8 @@ def test_body_presets_and_bad_categories():
 def test_the_category_travels_in_the_checkpoint(checkpoints):
     assert read_info(checkpoints["body"]).config.category == "body"
     assert read_info(checkpoints["face"]).config.category == "face"
+    shown = run_monkeycam("info", checkpoints["body"])
+    assert shown.returncode == 0 and "category" in shown.stdout and "body (whole frames" in shown.stdout
 
 
 # --------------------------------------------------------------------------- the engine

@@ -40,6 +40,8 @@ def run_info(args: argparse.Namespace) -> int:
     lines = [f"{args.checkpoint} ({size:.1f} MB)"]
     lines += _field("model", f"{config.name}, {config.image_size}x{config.image_size} frames, {config.num_kp} "
                     f"keypoints{_preset_note(config)}", 1, width)
+    what = "faces: found and cropped first" if config.is_face else "whole frames, no face detection"
+    lines += _field("category", f"{config.category} ({what})", 1, width)
     lines += _field("networks", ", ".join(NETWORK_NAMES.get(name, name) for name in info.networks), 1, width)
     lines += _mapping_lines(info.metadata, 1, width)
     lines.append("(all of it as JSON: monkeycam info FILE --json)")
