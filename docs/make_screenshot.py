@@ -4,7 +4,7 @@
 
 It opens the window as ``monkeycam app`` does (settings kept in a temporary folder), picks
 ``assets/portrait_ada.png`` and scripted motion, turns the tracked points on, presses Start,
-records the last 4 seconds into the temporary folder (for the red dot), waits ``--seconds`` and grabs
+records the last 6 seconds into the temporary folder (for the red dot), waits ``--seconds`` and grabs
 the window's rectangle of the X screen (its root window, as ``import -window root`` would).
 """
 
@@ -57,7 +57,7 @@ def main() -> int:
         window.start()
         # record only the last seconds: the app's speed check, made on the first frames, measures
         # the animation alone (encoding a 1280x720 file costs this 2-core machine some speed)
-        QTimer.singleShot(max(0, int((args.seconds - 4) * 1000)),
+        QTimer.singleShot(max(0, int((args.seconds - 6) * 1000)),
                           lambda: window.outputs.start_recording(str(recording)))
 
     window.portrait_ready.connect(start)
