@@ -13,7 +13,7 @@ import pytest
 
 from monkeycam.face import FaceDetector, PortraitDetector, detect_scaled
 from monkeycam.io import iter_video, read_image
-from monkeycam.paths import default_checkpoint
+from monkeycam.paths import weights_dir
 from tests.cli import one_line_error, run_monkeycam
 from tests.conftest import FACES, SHARED, require_shared
 from tests.media_files import moving_shapes, write_video
@@ -219,7 +219,7 @@ def test_pairs_are_seeded_distinct_and_use_everything():
 
 
 def shipped_face64() -> str:
-    path = default_checkpoint(cuda=False)
+    path = weights_dir() / "face64.safetensors"
     if not path.exists():
         pytest.skip(f"{path} is not in this checkout")
     return str(path)
