@@ -41,8 +41,8 @@ def assets_dir() -> Path:
 
 def default_checkpoint(cuda: bool, backend: str = "auto") -> Path:
     """The shipped checkpoint used when the user names none, the one place this is chosen:
-    the 256 px model when it will run on a CUDA GPU (``cuda`` available and ``backend`` not
-    "cpu") and is installed, the compact CPU model otherwise (which may be missing: callers
+    the GPU model when it will run on a CUDA GPU (``cuda`` available and ``backend`` not
+    "cpu") and is installed, the real-time CPU model otherwise (which may be missing: callers
     check)."""
     folder = weights_dir()
     if cuda and backend != "cpu" and (folder / DEFAULT_GPU_MODEL).exists():

@@ -81,11 +81,12 @@ def check_out_dir(out_dir: str, overwrite: bool) -> None:
     from pathlib import Path
 
     from monkeycam.errors import UserError
+    from training.prepare import MANIFEST
 
     folder = Path(out_dir)
     if not folder.is_dir() or not any(folder.iterdir()):
         return
-    record = folder / "prepare.json"
+    record = folder / MANIFEST
     if not record.is_file():
         raise UserError(f"{folder} is not empty and was not made by `monkeycam prepare`: choose a new or empty folder")
     if not overwrite:
