@@ -22,9 +22,9 @@ from monkeycam.model.generator import Generator
 from monkeycam.model.keypoints import Keypoints, identity_grid
 from tests.media_files import moving_shapes
 from training.augment import augment_pairs_with_points
-from training.config import AugmentConfig, ExperimentConfig, TrainConfig, load_experiment
+from training.config import AugmentConfig, ConfigError, ExperimentConfig, TrainConfig, load_experiment
 from training.landmarks import FACE_GUIDE_POINTS, clip_landmarks, mirror_permutation, normalised_points
-from training.losses import RandomAffine, equivariance_loss, landmark_loss, pyramid_l1
+from training.losses import RandomAffine, equivariance_loss, landmark_loss, pyramid_l1, region_l1
 from training.trainer import Trainer
 
 TINY_LIVE = ModelConfig(
@@ -196,6 +196,25 @@ def test_pyramid_l1_weighs_every_level():
     assert float(pyramid_l1(real, fake, (0, 0, 2))) == pytest.approx(1.0)
 
 
+def test_region_l1_weighs_errors_near_the_points_and_skips_images_without_any():
+    real = torch.zeros(2, 3, 33, 33)
+    near, far = real.clone(), real.clone()
+    near[:, :, 14:19, 14:19] = 1.0  # an error around the centre, where the point is
+    far[:, :, :5, :5] = 1.0  # the same error in a corner
+    points = torch.zeros(2, 1, 2)
+    assert float(region_l1(real, near, points, 0.1)) > 20 * float(region_l1(real, far, points, 0.1))
+    points[1] = torch.nan  # the second image has no known point: only the first counts
+    assert float(region_l1(real, near, points, 0.1)) == pytest.approx(float(region_l1(real[:1], near[:1], points[:1], 0.1)))
+    assert float(region_l1(real, near, torch.full((2, 1, 2), torch.nan), 0.1)) == 0.0
+
+
+def test_region_loss_needs_its_points_among_the_guided_landmarks():
+    with pytest.raises(ConfigError, match="region_points must be among"):
+        TrainConfig(landmarks=(13, 14), landmark_weight=1, region_points=(159,), region_weight=1)
+    with pytest.raises(ConfigError, match="needs train.region_points"):
+        TrainConfig(landmarks=(13, 14), landmark_weight=0, region_points=(13,), region_weight=1)
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -209,7 +228,7 @@ def test_the_cpu_recipe_trains_without_a_discriminator_and_pulls_keypoints_to_la
         steps=40, batch_size=4, lr=2e-3, log_every=1, checkpoint_every=1000, image_every=1000,
         feature_matching_weights=(0, 0, 0), gan_weight=0, pyramid_weights=recipe.pyramid_weights,
         equivariance_weight=recipe.equivariance_weight, landmarks=(1, 152, 13), landmark_weight=10,
-        augment=AugmentConfig(horizontal_flip=False),
+        region_points=(13,), region_weight=recipe.region_weight, augment=AugmentConfig(horizontal_flip=False),
     )
     trainer = Trainer(ExperimentConfig(TINY_LIVE, train), clips, tmp_path / "run", progress=False, points=points)
     frame = torch.from_numpy(clips[0][:1]).permute(0, 3, 1, 2).float() / 255
@@ -228,6 +247,6 @@ def test_the_cpu_recipe_trains_without_a_discriminator_and_pulls_keypoints_to_la
     import json
 
     first, last = json.loads(rows[0]), json.loads(rows[-1])
-    assert {"pyramid", "landmarks", "equivariance"} <= set(last)
+    assert {"pyramid", "landmarks", "equivariance", "regions"} <= set(last)
     assert last["landmarks"] < 0.5 * first["landmarks"]
     assert guided_error() < 0.6 * error_before

@@ -83,6 +83,10 @@ class TrainConfig:
             maps of strength ``equivariance_strength``.
         landmarks, landmark_weight: mediapipe face-mesh points (indices) that guide the first
             keypoints, and the weight of that pull (faces only; training/landmarks.py).
+        region_points, region_weight, region_sigma: an extra L1 on the prediction, weighted
+            by Gaussian windows (width ``region_sigma`` in [-1, 1] units) around the driving
+            frame's face-mesh points ``region_points`` (a subset of ``landmarks``, e.g. eyelids
+            and lips): the pixels where blinks and mouth opening show weigh more.
     """
 
     steps: int = 20000
@@ -107,6 +111,9 @@ class TrainConfig:
     equivariance_strength: float = 0.1
     landmarks: tuple[int, ...] = ()
     landmark_weight: float = 0.0
+    region_points: tuple[int, ...] = ()
+    region_weight: float = 0.0
+    region_sigma: float = 0.08
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -121,6 +128,10 @@ class TrainConfig:
             raise ConfigError("train.landmark_weight > 0 needs train.landmarks (face-mesh point indices)")
         if any(not 0 <= point < 468 for point in self.landmarks):
             raise ConfigError("train.landmarks must be face-mesh point indices in 0..467")
+        if self.region_weight > 0 and (self.landmark_weight <= 0 or not self.region_points):
+            raise ConfigError("train.region_weight > 0 needs train.region_points and train.landmark_weight > 0")
+        if not set(self.region_points) <= set(self.landmarks):
+            raise ConfigError("train.region_points must be among train.landmarks (their points are found once, with them)")
 
     @property
     def uses_discriminator(self) -> bool:
@@ -228,7 +239,8 @@ def _check_ranges(config: Any, where: str) -> None:
         "lr": (1e-12, 10.0), "gamma": (1e-12, 10.0), "checkpoint_every": (1, math.inf), "log_every": (1, math.inf),
         "image_every": (1, math.inf), "max_frames": (2, math.inf), "frame_size": (16, 2048),
         "gan_weight": (0.0, math.inf), "equivariance_weight": (0.0, math.inf), "equivariance_strength": (0.0, 1.0),
-        "landmark_weight": (0.0, math.inf), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
+        "landmark_weight": (0.0, math.inf), "region_weight": (0.0, math.inf), "region_sigma": (1e-3, 2.0),
+        "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
         "saturation": (0.0, 1.0), "hue": (0.0, 0.5), "synthetic_pairs": (0.0, 1.0), "warp_strength": (0.0, 1.0),
     }
     for item in dataclasses.fields(config):

@@ -6,7 +6,8 @@ LSGAN term mean (1 - D(fake))^2. Discriminator side: mean (1 - D(real))^2 + D(fa
 
 Beyond the paper (each off unless its weight in the training config is > 0): an L1 image
 pyramid (cheap enough to train on a CPU without the discriminator), the keypoint
-equivariance constraint, and landmark guidance of keypoints on faces (training/landmarks.py).
+equivariance constraint, landmark guidance of keypoints on faces (training/landmarks.py),
+and an L1 weighted towards the eyes and mouth (where expressions show).
 """
 
 from __future__ import annotations
@@ -94,6 +95,28 @@ def landmark_loss(means: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return guided.new_zeros(())
     distance = (guided - torch.nan_to_num(points)).abs().sum(dim=-1)  # (B, L)
     return distance[known].mean()
+
+
+def region_l1(real: torch.Tensor, fake: torch.Tensor, points: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Mean |real - fake| weighted by Gaussian windows around chosen points of each image.
+
+    real, fake: (B, C, H, W) in [0, 1]; points: (B, P, 2) in [-1, 1], NaN where unknown;
+    sigma: window width in [-1, 1] units. A pixel's weight is its largest window value, so
+    overlapping windows do not count twice. Images with no known point are left out;
+    returns 0 when none has one.
+    """
+    known = torch.isfinite(points).all(dim=-1)  # (B, P)
+    if not bool(known.any()):
+        return fake.new_zeros((), dtype=torch.float32)
+    batch, _, height, width = fake.shape
+    grid = identity_grid(batch, height, width, fake.device, torch.float32).reshape(batch, -1, 1, 2)
+    squared = ((grid - torch.nan_to_num(points.float()).unsqueeze(1)) ** 2).sum(-1)  # (B, H*W, P)
+    windows = torch.exp(-squared / (2 * sigma**2)) * known.unsqueeze(1)
+    weights = windows.amax(dim=-1).reshape(batch, 1, height, width)
+    error = (real.float() - fake.float()).abs().mean(dim=1, keepdim=True)  # (B, 1, H, W)
+    used = known.any(dim=-1)
+    per_image = (weights * error).sum(dim=(1, 2, 3)) / weights.sum(dim=(1, 2, 3)).clamp_min(1e-6)
+    return per_image[used].mean()
 
 
 class RandomAffine(NamedTuple):

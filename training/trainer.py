@@ -51,6 +51,7 @@ from .losses import (
     generator_losses,
     landmark_loss,
     pyramid_l1,
+    region_l1,
 )
 
 log = logging.getLogger(__name__)
@@ -313,6 +314,10 @@ class Trainer:
                 kp_driving.mean, pairs.driving_points
             )
             terms["landmarks"] = (cfg.landmark_weight, value / 2)
+        if cfg.region_weight > 0 and pairs.driving_points is not None:
+            chosen = [cfg.landmarks.index(point) for point in cfg.region_points]
+            value = region_l1(pairs.driving, generated.prediction, pairs.driving_points[:, chosen], cfg.region_sigma)
+            terms["regions"] = (cfg.region_weight, value)
         if kp_extra is not None and affine is not None:
             terms["equivariance"] = (cfg.equivariance_weight, equivariance_loss(kp_driving.mean, kp_extra.mean, affine))
         return terms
