@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from monkeycam.model.keypoints import identity_grid
+from monkeycam.model.keypoints import Keypoints, identity_grid, keypoints_to_gaussians
 
 
 class GeneratorLosses(NamedTuple):
@@ -108,11 +108,10 @@ def region_l1(real: torch.Tensor, fake: torch.Tensor, points: torch.Tensor, sigm
     known = torch.isfinite(points).all(dim=-1)  # (B, P)
     if not bool(known.any()):
         return fake.new_zeros((), dtype=torch.float32)
-    batch, _, height, width = fake.shape
-    grid = identity_grid(batch, height, width, fake.device, torch.float32).reshape(batch, -1, 1, 2)
-    squared = ((grid - torch.nan_to_num(points.float()).unsqueeze(1)) ** 2).sum(-1)  # (B, H*W, P)
-    windows = torch.exp(-squared / (2 * sigma**2)) * known.unsqueeze(1)
-    weights = windows.amax(dim=-1).reshape(batch, 1, height, width)
+    centres = torch.nan_to_num(points.float())
+    isotropic = torch.eye(2, device=centres.device) * sigma**2
+    windows = keypoints_to_gaussians(Keypoints(centres, isotropic.expand(*centres.shape[:2], 2, 2)), *fake.shape[-2:])
+    weights = (windows * known[:, :, None, None]).amax(dim=1, keepdim=True)  # (B, 1, H, W)
     error = (real.float() - fake.float()).abs().mean(dim=1, keepdim=True)  # (B, 1, H, W)
     used = known.any(dim=-1)
     per_image = (weights * error).sum(dim=(1, 2, 3)) / weights.sum(dim=(1, 2, 3)).clamp_min(1e-6)
