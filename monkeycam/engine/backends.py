@@ -17,12 +17,15 @@ Backends (:data:`BUILDERS`, the one table of them, keyed by the names of
     cuda: float16, channels_last, the per-frame work replayed from CUDA graphs.
     compile: torch.compile (inductor) of the per-frame work, on CUDA (fp16) or CPU (fp32).
     tensorrt: torch.compile with the torch-tensorrt backend, fp16 (optional extra).
+    openvino: the per-frame networks converted to OpenVINO and run by its CPU plugin in
+        float32 (the source-only work stays in torch); optional extra ``monkeycam[openvino]``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,6 +33,7 @@ import torch
 
 from ..errors import UserError, one_line
 from ..model import Keypoints, MonkeyNet, SourceFeatures
+from ..model.dense_motion import solve_by_elimination
 from ..torch_runtime import configure_cpu, default_threads
 from .rewrites import inference_copy
 
@@ -343,6 +347,123 @@ def tensorrt_installed() -> bool:
     return importlib.util.find_spec("torch_tensorrt") is not None
 
 
+def openvino_installed() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+class _KeypointsOnly(torch.nn.Module):
+    """The keypoint detector returning a (mean, covar) tuple, for tracing."""
+
+    def __init__(self, detector: torch.nn.Module) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(self.detector(frame))
+
+
+class _GenerateFlat(torch.nn.Module):
+    """The generator's per-frame work on flat tensors, for tracing: (source feature tensors
+    of :func:`_flatten_features`..., driving mean, driving covar) -> prediction."""
+
+    def __init__(self, generator: torch.nn.Module, rebuild: Callable[[list[torch.Tensor]], SourceFeatures]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.rebuild = rebuild
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        kp_driving = Keypoints(tensors[-2], tensors[-1])
+        return self.generator.animate(self.rebuild(list(tensors[:-2])), kp_driving).prediction
+
+
+class OpenVinoBackend(Backend):
+    """The keypoint detector and the generator's per-frame work converted to OpenVINO
+    (traced from the inference copy of the model) and compiled for its CPU plugin.
+
+    Precision is float32 (OpenVINO would otherwise pick bfloat16 on CPUs with AMX, whose
+    frames differ visibly); ``threads`` inference threads. The source-only work runs in torch
+    once per source; its features are bound to the generator's inputs when the source changes,
+    so a frame passes only the frame (keypoints) or the driving keypoints (generator).
+    """
+
+    name = "openvino"
+
+    def __init__(self, model: MonkeyNet, threads: int = 0) -> None:
+        if not openvino_installed():
+            raise BackendUnavailable("OpenVINO is not installed (pip install 'monkeycam[openvino]')")
+        try:
+            import openvino
+        except (ImportError, OSError) as error:
+            raise BackendUnavailable(f"OpenVINO cannot be loaded ({one_line(error, 300)})") from None
+        self.threads = threads if threads > 0 else default_threads()
+        configure_cpu(self.threads)  # torch runs the source-only work
+        super().__init__(model, "cpu", torch.float32, channels_last=False)
+        motion = self.model.generator.dense_motion_module
+        if motion is not None:
+            motion.linear_solver = solve_by_elimination  # OpenVINO has no linalg.solve
+        self._openvino = openvino
+        self._core = openvino.Core()
+        self._settings = {"INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32",
+                          "PERFORMANCE_HINT": "LATENCY"}
+        self._kp_request, self._generate_request, self._feature_count = self._convert()
+        self._bound_features: SourceFeatures | None = None
+        self._bound_arrays: list[np.ndarray] = []
+
+    @property
+    def description(self) -> str:
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        return f"{self.name} (float32, OpenVINO {self._openvino.__version__.split('-')[0]}, {threads})"
+
+    def _convert(self) -> tuple[object, object, int]:
+        """Trace and compile both per-frame networks on a grey source and a noise frame (the
+        shapes depend on the model's config only)."""
+        size = self.image_size
+        frame = torch.from_numpy(np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32))
+        with torch.inference_mode():
+            features = self.model.prepare_source(torch.full((1, 3, size, size), 0.5))
+            kp = self.model.kp_detector(frame)
+        flat, rebuild = _flatten_features(features)
+        generate_inputs = (*[tensor.contiguous() for tensor in flat], kp.mean, kp.covar)
+        try:
+            with warnings.catch_warnings():  # the tracer warns about shape checks fixed by the config
+                warnings.simplefilter("ignore")
+                kp_model = self._openvino.convert_model(_KeypointsOnly(self.model.kp_detector).eval(), example_input=(frame,))
+                generate_model = self._openvino.convert_model(
+                    _GenerateFlat(self.model.generator, rebuild).eval(), example_input=generate_inputs
+                )
+            kp_request = self._core.compile_model(kp_model, "CPU", self._settings).create_infer_request()
+            generate_request = self._core.compile_model(generate_model, "CPU", self._settings).create_infer_request()
+        except Exception as error:  # noqa: BLE001  (OpenVINO's errors, e.g. OpConversionFailure, derive from Exception only)
+            raise BackendUnavailable(f"OpenVINO could not convert the model ({one_line(error, 300)})") from None
+        return kp_request, generate_request, len(flat)
+
+    @staticmethod
+    def _array(tensor: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
+
+    def keypoints(self, frame: torch.Tensor) -> Keypoints:
+        request = self._kp_request
+        request.infer({0: self._array(frame)})
+        mean, covar = (torch.from_numpy(request.get_output_tensor(i).data.copy()) for i in range(2))
+        return Keypoints(mean, covar)
+
+    def generate(self, features: SourceFeatures, kp_driving: Keypoints) -> torch.Tensor:
+        request = self._generate_request
+        if features is not self._bound_features:  # a new source: bind its features once
+            flat, _ = _flatten_features(features)
+            self._bound_arrays = [self._array(tensor) for tensor in flat]
+            for index, array in enumerate(self._bound_arrays):
+                request.set_input_tensor(index, self._openvino.Tensor(array, shared_memory=True))
+            self._bound_features = features
+        count = self._feature_count
+        request.infer({count: self._array(kp_driving.mean), count + 1: self._array(kp_driving.covar)})
+        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+
+    def close(self) -> None:
+        self._kp_request = self._generate_request = self._bound_features = None
+        self._bound_arrays = []
+
+
 # The one table of backends: name -> build(model, threads). Its names are BACKEND_NAMES
 # without "auto" (monkeycam.live.api, torch-free, for the CLI and the GUI; a test checks they agree).
 BUILDERS: dict[str, Callable[[MonkeyNet, int], Backend]] = {
@@ -350,4 +471,5 @@ BUILDERS: dict[str, Callable[[MonkeyNet, int], Backend]] = {
     "cuda": lambda model, threads: CudaBackend(model),
     "compile": lambda model, threads: CompiledBackend(model, threads=threads),
     "tensorrt": lambda model, threads: TensorRTBackend(model),
+    "openvino": lambda model, threads: OpenVinoBackend(model, threads),
 }

@@ -10,7 +10,7 @@ import torch
 
 from ..live.api import BACKEND_NAMES
 from ..model import MonkeyNet
-from .backends import BUILDERS, Backend, tensorrt_installed
+from .backends import BUILDERS, Backend, openvino_installed, tensorrt_installed
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,14 @@ class BackendPlan:
 
 
 def plan_backends(requested: str, cuda: bool, tensorrt: bool) -> BackendPlan:
-    """Which backends to try for ``requested`` ("auto", "cpu", "cuda", "compile", "tensorrt").
+    """Which backends to try for ``requested`` ("auto", "cpu", "cuda", "compile", "tensorrt",
+    "openvino").
 
     ``auto`` picks the fastest backend that builds in seconds: TensorRT when installed, else
     CUDA graphs in float16 on a GPU; the CPU otherwise. torch.compile is never picked by
-    ``auto``: its build takes about a minute on a small CPU (choose it explicitly).
+    ``auto``: its build takes about a minute on a small CPU (choose it explicitly). Nor is
+    OpenVINO: in float32 it measured no faster than torch's channels_last path on the CPUs
+    tried (docs/performance.md).
     """
     gpu_chain = ("cuda", "cpu") if cuda else ("cpu",)
     if requested == "auto":
@@ -54,6 +57,8 @@ def plan_backends(requested: str, cuda: bool, tensorrt: bool) -> BackendPlan:
         return BackendPlan(("compile", *gpu_chain), "compile as requested")
     if requested == "tensorrt":
         return BackendPlan(("tensorrt", *gpu_chain), "tensorrt as requested")
+    if requested == "openvino":
+        return BackendPlan(("openvino", "cpu"), "openvino as requested")
     raise ValueError(f"unknown backend {requested!r}; choose one of {', '.join(BACKEND_NAMES)}")
 
 
@@ -72,7 +77,7 @@ def candidate(name: str, threads: int = 0) -> BackendCandidate:
 
 def available_backends() -> list[str]:
     """Backends worth trying on this machine, in :data:`BUILDERS` order (cuda and tensorrt
-    need a CUDA GPU, tensorrt also torch-tensorrt)."""
+    need a CUDA GPU, tensorrt also torch-tensorrt, openvino the openvino package)."""
     cuda = torch.cuda.is_available()
-    usable = {"cuda": cuda, "tensorrt": cuda and tensorrt_installed()}
+    usable = {"cuda": cuda, "tensorrt": cuda and tensorrt_installed(), "openvino": openvino_installed()}
     return [name for name in BUILDERS if usable.get(name, True)]

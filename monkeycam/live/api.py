@@ -21,8 +21,8 @@ class EngineError(UserError, RuntimeError):
     the message is one line for the user."""
 
 
-BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt"]
-BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt")
+BackendName = Literal["auto", "cpu", "cuda", "compile", "tensorrt", "openvino"]
+BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "compile", "tensorrt", "openvino")
 MAX_STRENGTH = 2.0  # pose and expression strength range from 0 to this
 
 

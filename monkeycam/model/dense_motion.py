@@ -9,6 +9,7 @@ sampling grid is identity + coarse + residual.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -48,6 +49,9 @@ class DenseMotionNetwork(nn.Module):
         self.use_residual = config.ablation.residual_flow
         self.local_keypoints = cfg.local_flow_keypoints
         self.local_sigma = cfg.local_flow_sigma
+        # the local flow's small linear solve; an exporter whose format has no linalg.solve
+        # (OpenVINO) swaps in solve_by_elimination
+        self.linear_solver: LinearSolver = torch.linalg.solve
         slots = config.num_kp + 1
         per_slot = 1 + 2 * self.use_difference + config.num_channels * self.use_source
         in_features = slots * per_slot
@@ -101,7 +105,9 @@ class DenseMotionNetwork(nn.Module):
             residual = prediction[:, -2:]
             flow = flow + residual
         if self.local_keypoints:
-            flow = flow + local_flow_correction(flow, kp_source, kp_driving, self.local_keypoints, self.local_sigma)
+            flow = flow + local_flow_correction(
+                flow, kp_source, kp_driving, self.local_keypoints, self.local_sigma, self.linear_solver
+            )
         grid = identity_grid(batch, height, width, source.device, flow.dtype) + flow.permute(0, 2, 3, 1)
         return DenseMotion(grid, masks, residual)
 
@@ -144,10 +150,41 @@ class DenseMotionNetwork(nn.Module):
 
 
 LOCAL_FLOW_RIDGE = 0.05  # keeps the RBF system well posed when two keypoints meet (closed lips)
+LinearSolver = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def solve_by_elimination(system: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """Solve ``system @ x = rhs`` by Gauss-Jordan elimination without pivoting, unrolled.
+
+    The same answer as ``torch.linalg.solve`` for symmetric positive definite systems (such
+    as the local flow's ridge-regularised Gaussian kernel), written with elementwise ops only,
+    so that exporters without a linear-solve operator (OpenVINO) can convert it.
+
+    Args:
+        system: (B, n, n) symmetric positive definite matrices.
+        rhs: (B, n, m) right-hand sides.
+
+    Returns:
+        (B, n, m) solutions.
+    """
+    n = system.shape[-1]
+    augmented = torch.cat([system, rhs.to(system.dtype)], dim=-1)  # (B, n, n + m)
+    unit = torch.eye(n, device=system.device, dtype=system.dtype)
+    for i in range(n):
+        pivot_row = augmented[:, i : i + 1] / augmented[:, i : i + 1, i : i + 1]  # (B, 1, n + m)
+        # every row j loses a[j, i] times the pivot row; row i itself becomes the pivot row
+        factors = augmented[:, :, i : i + 1] - unit[:, i : i + 1]  # (B, n, 1)
+        augmented = augmented - factors * pivot_row
+    return augmented[:, :, n:]
 
 
 def local_flow_correction(
-    flow: torch.Tensor, kp_source: Keypoints, kp_driving: Keypoints, count: int, sigma: float
+    flow: torch.Tensor,
+    kp_source: Keypoints,
+    kp_driving: Keypoints,
+    count: int,
+    sigma: float,
+    solve: LinearSolver = torch.linalg.solve,
 ) -> torch.Tensor:
     """Beyond the paper: a smooth flow that makes the first ``count`` keypoints move as they should.
 
@@ -161,6 +198,7 @@ def local_flow_correction(
         kp_source, kp_driving: keypoints with (B, K, 2) means in [-1, 1].
         count: how many of the first keypoints to enforce (1 .. K).
         sigma: Gaussian width in [-1, 1] units.
+        solve: ``torch.linalg.solve`` or :func:`solve_by_elimination` (same result).
 
     Returns:
         (B, 2, h, w) correction to add to ``flow``; it decays to 0 away from the keypoints.
@@ -172,7 +210,7 @@ def local_flow_correction(
     error = wanted - found[:, :, 0].transpose(1, 2)  # (B, n, 2)
     between = torch.cdist(driving.float(), driving.float()) ** 2  # (B, n, n)
     system = torch.exp(-between / (2 * sigma**2)) + LOCAL_FLOW_RIDGE * torch.eye(count, device=flow.device)
-    weights = torch.linalg.solve(system, error.float()).to(flow.dtype)  # (B, n, 2)
+    weights = solve(system, error.float()).to(flow.dtype)  # (B, n, 2)
     grid = identity_grid(batch, height, width, flow.device, flow.dtype).reshape(batch, -1, 1, 2)
     spread = torch.exp(-((grid - driving.unsqueeze(1)) ** 2).sum(-1) / (2 * sigma**2))  # (B, h*w, n)
     return (spread @ weights).transpose(1, 2).reshape(batch, 2, height, width)
