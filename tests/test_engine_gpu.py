@@ -74,7 +74,7 @@ def assert_agrees(ours, expected) -> None:
     assert difference.max() < MAX_TOLERANCE, difference.max()
 
 
-@pytest.mark.parametrize("name", ["face64", "face256", "vox"])
+@pytest.mark.parametrize("name", ["face64", "face256", "vox", "live256"])
 def test_cuda_fp16_agrees_with_fp32_eager(name):
     model = make_model(name)
     size = model.config.image_size
@@ -84,7 +84,7 @@ def test_cuda_fp16_agrees_with_fp32_eager(name):
     assert_agrees(run_backend(CudaBackend(model, use_graphs=True), source, driving), expected)
 
 
-@pytest.mark.parametrize("name", ["face64", "face256"])
+@pytest.mark.parametrize("name", ["face64", "face256", "live256"])  # live256: the local flow's solve in a graph
 def test_cuda_graph_path_matches_eager_cuda_across_source_switches(name):
     model = make_model(name)
     size = model.config.image_size

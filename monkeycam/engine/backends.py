@@ -196,6 +196,15 @@ def _flatten_features(
     return flat, rebuild
 
 
+def solve_without_linalg(model: MonkeyNet) -> None:
+    """Make the local flow solve its small systems by elimination (:func:`solve_by_elimination`,
+    the same result): ``torch.linalg.solve`` synchronises a CUDA device with the CPU, which
+    breaks CUDA-graph capture, and OpenVINO cannot convert it."""
+    motion = model.generator.dense_motion_module
+    if motion is not None:
+        motion.linear_solver = solve_by_elimination
+
+
 class CudaBackend(Backend):
     """float16, channels_last, per-frame work replayed from CUDA graphs.
 
@@ -214,6 +223,7 @@ class CudaBackend(Backend):
             raise BackendUnavailable("no CUDA GPU is available to torch here")
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         super().__init__(model, "cuda", dtype, channels_last=True, pad_to=pad_to)
+        solve_without_linalg(self.model)
         self.use_graphs = use_graphs
         self.graph_note = "CUDA graphs" if use_graphs else "eager"
         self._kp_graph: _GraphedCall | None = None
@@ -286,6 +296,7 @@ class CompiledBackend(Backend):
         cuda = torch.cuda.is_available()
         if cuda:
             super().__init__(model, "cuda", torch.float16, channels_last=True)
+            solve_without_linalg(self.model)  # "reduce-overhead" records CUDA graphs
             settings: dict = {"mode": "reduce-overhead"} if compiler == "inductor" else {}
         else:
             configure_cpu(threads if threads > 0 else default_threads())
@@ -398,9 +409,7 @@ class OpenVinoBackend(Backend):
         self.threads = threads if threads > 0 else default_threads()
         configure_cpu(self.threads)  # torch runs the source-only work
         super().__init__(model, "cpu", torch.float32, channels_last=False)
-        motion = self.model.generator.dense_motion_module
-        if motion is not None:
-            motion.linear_solver = solve_by_elimination  # OpenVINO has no linalg.solve
+        solve_without_linalg(self.model)
         self._openvino = openvino
         self._core = openvino.Core()
         self._settings = {"INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32",
