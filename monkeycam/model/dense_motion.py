@@ -18,7 +18,7 @@ from torch import nn
 
 from .blocks import Hourglass, SameBlock2d
 from .config import ModelConfig
-from .keypoints import Keypoints, identity_grid, keypoints_to_gaussians, normalise_heatmap, warp
+from .keypoints import Keypoints, falloff, identity_grid, keypoints_to_gaussians, normalise_heatmap, warp
 
 
 class DenseMotion(NamedTuple):
@@ -209,8 +209,8 @@ def local_flow_correction(
     found = F.grid_sample(flow, driving.unsqueeze(1), mode="bilinear", align_corners=True)  # (B, 2, 1, n)
     error = wanted - found[:, :, 0].transpose(1, 2)  # (B, n, 2)
     between = torch.cdist(driving.float(), driving.float()) ** 2  # (B, n, n)
-    system = torch.exp(-between / (2 * sigma**2)) + LOCAL_FLOW_RIDGE * torch.eye(count, device=flow.device)
+    system = falloff(-between / (2 * sigma**2)) + LOCAL_FLOW_RIDGE * torch.eye(count, device=flow.device)
     weights = solve(system, error.float()).to(flow.dtype)  # (B, n, 2)
     grid = identity_grid(batch, height, width, flow.device, flow.dtype).reshape(batch, -1, 1, 2)
-    spread = torch.exp(-((grid - driving.unsqueeze(1)) ** 2).sum(-1) / (2 * sigma**2))  # (B, h*w, n)
+    spread = falloff(-((grid - driving.unsqueeze(1)) ** 2).sum(-1) / (2 * sigma**2))  # (B, h*w, n)
     return (spread @ weights).transpose(1, 2).reshape(batch, 2, height, width)

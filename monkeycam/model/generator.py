@@ -126,8 +126,10 @@ class Generator(nn.Module):
         size = source.shape[-2:]
         channels = source.shape[1]
         warped = warp(source, self._full_resolution_grid(motion.grid, size))
-        decoded = resize(torch.sigmoid(out[:, :channels]), size, "bilinear")
-        mask = resize(torch.sigmoid(out[:, channels:]), size, "bilinear")
+        # colours and mask upsampled in one call, from a contiguous NCHW copy (faster on a CPU
+        # than two calls on the decoder's channels_last output)
+        upsampled = resize(torch.sigmoid(out).contiguous(), size, "bilinear")
+        decoded, mask = upsampled[:, :channels], upsampled[:, channels:]
         prediction = decoded + mask * (warped - decoded)
         return GeneratorOutput(prediction, warped, motion, mask)
 
@@ -140,7 +142,8 @@ class Generator(nn.Module):
         if (height, width) == tuple(size):
             return grid
         flow = grid - identity_grid(batch, height, width, grid.device, grid.dtype)
-        flow = F.interpolate(flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
+        flow = flow.permute(0, 3, 1, 2).contiguous()  # interpolating the permuted view is 2x slower
+        flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
         return identity_grid(batch, *size, grid.device, grid.dtype) + flow.permute(0, 2, 3, 1)
 
     def forward(self, source: torch.Tensor, kp_source: Keypoints, kp_driving: Keypoints) -> GeneratorOutput:

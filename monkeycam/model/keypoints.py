@@ -102,22 +102,38 @@ def fixed_covariance(mean: torch.Tensor, variance: float) -> torch.Tensor:
     return (variance * eye).expand(*mean.shape[:-1], 2, 2).clone()
 
 
+EXPONENT_FLOOR = -80.0  # exp(-80) is about 1.8e-35, still a normal float32: zero for every purpose
+
+
+def falloff(exponent: torch.Tensor) -> torch.Tensor:
+    """``exp(exponent)`` for exponents <= 0, the exponent floored at :data:`EXPONENT_FLOOR`.
+
+    Gaussian maps and kernels put most pixels thousands of units below zero, and torch's CPU
+    ``exp`` is some 50x slower on arguments far past its underflow point (0.56 against 0.01
+    ms for 41k values on one thread); the floor changes no value by more than 2e-35.
+    """
+    return torch.exp(exponent.clamp_min(EXPONENT_FLOOR))
+
+
 def keypoints_to_gaussians(kp: Keypoints, height: int, width: int) -> torch.Tensor:
     """Encode keypoints as unnormalised Gaussians exp(-d^T inv(S) d / 2) (paper Eq. 2).
 
     Returns:
         (B, K, H, W) maps with peak value 1 at each keypoint mean.
     """
-    grid = coordinate_grid(height, width, kp.mean.device, kp.mean.dtype)  # (H, W, 2)
-    diff = grid - kp.mean[:, :, None, None, :]  # (B, K, H, W, 2)
-    dx, dy = diff[..., 0], diff[..., 1]
+    axes = coordinate_grid(height, width, kp.mean.device, kp.mean.dtype)
+    x, y = axes[0, :, 0], axes[:, 0, 1]  # (W,), (H,): the grid's columns and rows
+    dx = x - kp.mean[:, :, None, None, 0]  # (B, K, 1, W): x - mean depends on the column only
+    dy = y[:, None] - kp.mean[:, :, None, None, 1]  # (B, K, H, 1)
     precision = inverse_2x2(kp.covar)[:, :, None, None]  # (B, K, 1, 1, 2, 2)
+    # the squared terms are computed per row or column and only broadcast at the end, so just
+    # the cross term and the sum touch every pixel
     mahalanobis = (
-        precision[..., 0, 0] * dx * dx
-        + (precision[..., 0, 1] + precision[..., 1, 0]) * dx * dy
+        (precision[..., 0, 1] + precision[..., 1, 0]) * dx * dy
+        + precision[..., 0, 0] * dx * dx
         + precision[..., 1, 1] * dy * dy
     )
-    return torch.exp(-0.5 * mahalanobis)
+    return falloff(-0.5 * mahalanobis)
 
 
 def normalise_heatmap(gaussians: torch.Tensor, norm: float | str) -> torch.Tensor:
