@@ -250,3 +250,80 @@ def test_the_cpu_recipe_trains_without_a_discriminator_and_pulls_keypoints_to_la
     assert {"pyramid", "landmarks", "equivariance", "regions"} <= set(last)
     assert last["landmarks"] < 0.5 * first["landmarks"]
     assert guided_error() < 0.6 * error_before
+
+
+# --------------------------------------------------------------------------- closed-to-open mouth pairs
+
+
+def lip_points(openings: list[float]) -> np.ndarray:
+    """(T, 4, 2) points 13, 14, 78, 308 of a mouth 0.4 wide opening by ``openings`` (ratios)."""
+    rows = [[[0.0, 0.3 - 0.2 * o], [0.0, 0.3 + 0.2 * o], [-0.2, 0.3], [0.2, 0.3]] for o in openings]
+    return np.array(rows, np.float32)
+
+
+def test_mouth_opening_is_lip_distance_over_mouth_width():
+    from training.trainer import mouth_opening
+
+    points = torch.from_numpy(lip_points([0.0, 0.25, 0.8]))
+    assert mouth_opening(points, (13, 14, 78, 308)).tolist() == pytest.approx([0.0, 0.25, 0.8], abs=1e-6)
+    reordered = points[:, [2, 0, 3, 1]]  # the same points listed as 78, 13, 308, 14
+    assert mouth_opening(reordered, (78, 13, 308, 14)).tolist() == pytest.approx([0.0, 0.25, 0.8], abs=1e-6)
+
+
+def test_contrast_pairs_go_from_the_most_closed_mouth_to_the_most_open_one():
+    from training.augment import FrameBank
+
+    clips = [moving_shapes(frames=5, height=32, seed=seed) for seed in range(3)]
+    bank = FrameBank(clips)
+    opening = torch.tensor([0.1, 0.5, 0.2, 0.9, 0.3] * 3)
+    opening[10:] = torch.nan  # the third clip has no known mouth
+    opening[11] = 0.4
+    source, driving = bank.sample_contrast_indices(opening, 300, torch.Generator().manual_seed(0), candidates=64)
+    for s, d in zip(source.tolist(), driving.tolist()):
+        clip = s // 5
+        assert d // 5 == clip  # both frames from one clip
+        if clip < 2:  # 64 draws from 5 frames: the clip's extremes are always among them
+            assert (s % 5, d % 5) == (0, 3)
+        else:  # only frame 11 is known: it is both ends, never a NaN frame
+            assert s == d == 11
+
+
+def test_mouth_pairs_are_never_time_flipped():
+    source, driving = torch.zeros(64, 3, 16, 16), torch.ones(64, 3, 16, 16)
+    keep = torch.arange(64) < 32
+    config = AugmentConfig(time_flip=True, horizontal_flip=False, crop_scale=(1.0, 1.0), brightness=0, contrast=0,
+                           saturation=0, hue=0)
+    pairs = augment_pairs_with_points(source, driving, None, None, config, torch.Generator().manual_seed(0),
+                                      keep_order=keep)
+    flipped = pairs.source.mean(dim=(1, 2, 3)) > 0.5
+    assert not flipped[:32].any()
+    assert 5 < int(flipped[32:].sum()) < 27  # the others still flip about half the time
+
+
+def test_open_mouth_pairs_need_the_lip_points():
+    with pytest.raises(ConfigError, match="open_mouth_pairs"):
+        TrainConfig(landmarks=(159, 145), landmark_weight=1, open_mouth_pairs=0.25)
+    with pytest.raises(ConfigError, match="open_mouth_pairs"):
+        TrainConfig(open_mouth_pairs=1.5)
+    assert TrainConfig(landmarks=(13, 14, 78, 308), landmark_weight=1, open_mouth_pairs=0.25).open_mouth_pairs == 0.25
+    assert load_experiment("live256").train.open_mouth_pairs > 0
+
+
+def test_the_trainer_draws_closed_to_open_pairs(tmp_path):
+    """With open_mouth_pairs 1, every driving frame of a batch has the more open mouth."""
+    clips = [moving_shapes(frames=6, height=64, seed=seed) for seed in range(3)]
+    openings = [0.05, 0.6, 0.1, 0.4, 0.0, 0.8]
+    points = [lip_points(openings) for _ in clips]
+    train = TrainConfig(
+        steps=1, batch_size=16, feature_matching_weights=(0, 0, 0), gan_weight=0, landmarks=(13, 14, 78, 308),
+        landmark_weight=1, open_mouth_pairs=1.0, open_mouth_candidates=6,
+        augment=AugmentConfig(horizontal_flip=False, crop_scale=(1.0, 1.0)),
+    )
+    trainer = Trainer(ExperimentConfig(TINY_LIVE, train), clips, tmp_path / "run", progress=False, points=points)
+    pairs = trainer._sample(torch.Generator().manual_seed(0))
+
+    def opening(p: torch.Tensor) -> torch.Tensor:
+        return (p[:, 0] - p[:, 1]).norm(dim=-1) / (p[:, 2] - p[:, 3]).norm(dim=-1)
+
+    assert bool((opening(pairs.driving_points) >= opening(pairs.source_points)).all())
+    assert float((opening(pairs.driving_points) - opening(pairs.source_points)).mean()) > 0.3

@@ -80,6 +80,23 @@ class FrameBank:
         start = self.starts[clip]
         return start + lo, start + hi
 
+    def sample_contrast_indices(
+        self, score: torch.Tensor, batch_size: int, generator: torch.Generator, candidates: int = 8
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bank indices (B,) of pairs from random clips: among ``candidates`` random frames of
+        the clip, the one with the lowest ``score`` (source) and the one with the highest
+        (driving). score: (N,) per bank frame, NaN where unknown (never chosen while a known
+        one is among the candidates)."""
+        clip = torch.randint(self.num_clips, (batch_size,), generator=generator, device="cpu").to(self.device)
+        length = self.lengths[clip][:, None]
+        u = torch.rand(batch_size, candidates, generator=generator, device="cpu").to(self.device)
+        indices = self.starts[clip][:, None] + (u * length).long().clamp(max=length - 1)  # (B, C)
+        values = score[indices]
+        unknown = torch.isnan(values)
+        lowest = torch.where(unknown, math.inf, values).argmin(dim=1, keepdim=True)
+        highest = torch.where(unknown, -math.inf, values).argmax(dim=1, keepdim=True)
+        return indices.gather(1, lowest)[:, 0], indices.gather(1, highest)[:, 0]
+
     def frames_at(self, indices: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float frames in [0, 1] at bank indices."""
         return self._to_float(self.frames[indices])
@@ -124,6 +141,7 @@ def augment_pairs_with_points(
     mirror: Sequence[int] | None,
     config: AugmentConfig,
     generator: torch.Generator,
+    keep_order: torch.Tensor | None = None,
 ) -> AugmentedPairs:
     """Augment pairs and move their landmark points with them.
 
@@ -131,11 +149,15 @@ def augment_pairs_with_points(
         points: (source points, driving points), each (B, L, 2) in [-1, 1], NaN where unknown.
         mirror: for each point, the index of its mirror partner (used when a pair is flipped);
             needed with points and horizontal flips.
+        keep_order: (B,) bool, pairs the time flip must leave as they are (e.g. closed-to-open
+            mouth pairs); None: every pair may be flipped.
     """
     batch, device = source.shape[0], source.device
     source_points, driving_points = points if points is not None else (None, None)
     if config.time_flip:
         swap = _uniform(generator, (batch,), 0, 1, device) < 0.5
+        if keep_order is not None:
+            swap = swap & ~keep_order.to(device)
         source, driving = _swap(swap[:, None, None, None], source, driving)
         if points is not None:
             source_points, driving_points = _swap(swap[:, None, None], source_points, driving_points)

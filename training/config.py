@@ -19,6 +19,8 @@ from monkeycam.errors import UserError, one_line
 from monkeycam.model import ModelConfig, preset
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+# face-mesh points of the mouth opening (training.face_signals): inner lips top and bottom, corners
+MOUTH_POINTS = (13, 14, 78, 308)
 
 
 class ConfigError(UserError, ValueError):
@@ -87,6 +89,12 @@ class TrainConfig:
             by Gaussian windows (width ``region_sigma`` in [-1, 1] units) around the driving
             frame's face-mesh points ``region_points`` (a subset of ``landmarks``, e.g. eyelids
             and lips): the pixels where blinks and mouth opening show weigh more.
+        open_mouth_pairs: beyond the paper: the share of pairs drawn from a clip as its most
+            closed mouth (source) and its most open one (driving) among
+            ``open_mouth_candidates`` random frames, kept in that order (no time flip). Random
+            pairs rarely ask the model to open a closed mouth, the case a portrait needs most.
+            Needs the lip points 13, 14, 78 and 308 among ``landmarks``.
+        open_mouth_candidates: frames compared per such pair (>= 2).
     """
 
     steps: int = 20000
@@ -114,6 +122,8 @@ class TrainConfig:
     region_points: tuple[int, ...] = ()
     region_weight: float = 0.0
     region_sigma: float = 0.08
+    open_mouth_pairs: float = 0.0
+    open_mouth_candidates: int = 8
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -132,6 +142,11 @@ class TrainConfig:
             raise ConfigError("train.region_weight > 0 needs train.region_points and train.landmark_weight > 0")
         if not set(self.region_points) <= set(self.landmarks):
             raise ConfigError("train.region_points must be among train.landmarks (their points are found once, with them)")
+        if self.open_mouth_pairs > 0 and (self.landmark_weight <= 0 or not set(MOUTH_POINTS) <= set(self.landmarks)):
+            raise ConfigError(
+                f"train.open_mouth_pairs > 0 needs train.landmark_weight > 0 and the lip points {list(MOUTH_POINTS)} "
+                "among train.landmarks"
+            )
 
     @property
     def uses_discriminator(self) -> bool:
@@ -240,6 +255,7 @@ def _check_ranges(config: Any, where: str) -> None:
         "image_every": (1, math.inf), "max_frames": (2, math.inf), "frame_size": (16, 2048),
         "gan_weight": (0.0, math.inf), "equivariance_weight": (0.0, math.inf), "equivariance_strength": (0.0, 1.0),
         "landmark_weight": (0.0, math.inf), "region_weight": (0.0, math.inf), "region_sigma": (1e-3, 2.0),
+        "open_mouth_pairs": (0.0, 1.0), "open_mouth_candidates": (2, 64),
         "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
         "saturation": (0.0, 1.0), "hue": (0.0, 0.5), "synthetic_pairs": (0.0, 1.0), "warp_strength": (0.0, 1.0),
     }

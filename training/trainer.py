@@ -42,7 +42,7 @@ from monkeycam.model import Keypoints, MonkeyNet, build_model
 from monkeycam.model.generator import GeneratorOutput
 
 from .augment import AugmentedPairs, FrameBank, augment_pairs_with_points
-from .config import ExperimentConfig, experiment_from_dict, feature_matching_weights
+from .config import MOUTH_POINTS, ExperimentConfig, experiment_from_dict, feature_matching_weights
 from .landmarks import mirror_permutation
 from .losses import (
     RandomAffine,
@@ -206,6 +206,7 @@ class Trainer:
         self.mirror = None
         if self.cfg.landmark_weight > 0 and self.cfg.augment.horizontal_flip:
             self.mirror = mirror_permutation(self.cfg.landmarks)
+        self.mouth_opening = mouth_opening(self.bank.points, self.cfg.landmarks) if self.cfg.open_mouth_pairs > 0 else None
         self.writer = None
 
     # ------------------------------------------------------------------ setup
@@ -295,9 +296,17 @@ class Trainer:
     def _sample(self, generator: torch.Generator) -> AugmentedPairs:
         """A batch of augmented pairs (with their landmark points when guidance is on)."""
         first, second = self.bank.sample_indices(self.cfg.batch_size, generator)
+        mouth_pairs = None
+        if self.mouth_opening is not None:
+            draw = torch.rand(self.cfg.batch_size, generator=generator, device="cpu")
+            mouth_pairs = (draw < self.cfg.open_mouth_pairs).to(first.device)
+            closed, opened = self.bank.sample_contrast_indices(
+                self.mouth_opening, self.cfg.batch_size, generator, self.cfg.open_mouth_candidates
+            )
+            first, second = torch.where(mouth_pairs, closed, first), torch.where(mouth_pairs, opened, second)
         return augment_pairs_with_points(
             self.bank.frames_at(first), self.bank.frames_at(second), self.bank.points_at(first, second),
-            self.mirror, self.cfg.augment, generator,
+            self.mirror, self.cfg.augment, generator, keep_order=mouth_pairs,
         )
 
     def _extra_losses(
@@ -562,3 +571,11 @@ class Trainer:
             self.writer.close()
         if self.dist.enabled and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def mouth_opening(points: torch.Tensor, landmarks: Sequence[int]) -> torch.Tensor:
+    """Mouth opening per frame, (N,): inner-lip distance over mouth width (as
+    training.face_signals measures it), from (N, L, 2) landmark points in the order of
+    ``landmarks``; NaN where a point is unknown."""
+    top, bottom, left, right = (points[:, list(landmarks).index(point)] for point in MOUTH_POINTS)
+    return (top - bottom).norm(dim=-1) / (left - right).norm(dim=-1).clamp_min(1e-6)
