@@ -306,7 +306,6 @@ def test_open_mouth_pairs_need_the_lip_points():
     with pytest.raises(ConfigError, match="open_mouth_pairs"):
         TrainConfig(open_mouth_pairs=1.5)
     assert TrainConfig(landmarks=(13, 14, 78, 308), landmark_weight=1, open_mouth_pairs=0.25).open_mouth_pairs == 0.25
-    assert load_experiment("live256").train.open_mouth_pairs > 0
 
 
 def test_the_trainer_draws_closed_to_open_pairs(tmp_path):
