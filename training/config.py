@@ -19,7 +19,8 @@ from monkeycam.errors import UserError, one_line
 from monkeycam.model import ModelConfig, preset
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-# face-mesh points of the mouth opening (training.face_signals): inner lips top and bottom, corners
+# face-mesh points of the mouth opening (training.face_signals and the open-mouth pairs):
+# inner lips top and bottom, then the corners
 MOUTH_POINTS = (13, 14, 78, 308)
 
 

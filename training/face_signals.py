@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from .config import MOUTH_POINTS
+
 SIGNALS: tuple[str, ...] = ("eye", "mouth", "yaw", "pitch", "roll")
 
 
@@ -34,7 +36,8 @@ def signals_from_landmarks(points: np.ndarray) -> dict[str, float]:
         raise ValueError(f"expected (468, 2) face-mesh landmarks, got {points.shape}")
     right_eye = _distance(points, 159, 145) / max(_distance(points, 33, 133), 1e-9)
     left_eye = _distance(points, 386, 374) / max(_distance(points, 362, 263), 1e-9)
-    mouth = _distance(points, 13, 14) / max(_distance(points, 78, 308), 1e-9)
+    top, bottom, left, right = MOUTH_POINTS
+    mouth = _distance(points, top, bottom) / max(_distance(points, left, right), 1e-9)
     cheeks_mid = (points[234] + points[454]) / 2
     yaw = (points[1, 0] - cheeks_mid[0]) / max(_distance(points, 234, 454), 1e-9)
     eyes_mid = (points[33] + points[263]) / 2

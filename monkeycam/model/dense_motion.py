@@ -49,8 +49,8 @@ class DenseMotionNetwork(nn.Module):
         self.use_residual = config.ablation.residual_flow
         self.local_keypoints = cfg.local_flow_keypoints
         self.local_sigma = cfg.local_flow_sigma
-        # the local flow's small linear solve; an exporter whose format has no linalg.solve
-        # (OpenVINO) swaps in solve_by_elimination
+        # the local flow's small linear solve; backends swap in solve_by_elimination where
+        # linalg.solve does not work (it syncs a GPU, breaking CUDA graphs; OpenVINO lacks it)
         self.linear_solver: LinearSolver = torch.linalg.solve
         slots = config.num_kp + 1
         per_slot = 1 + 2 * self.use_difference + config.num_channels * self.use_source
